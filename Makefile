@@ -1,0 +1,61 @@
+# Every target makes and reuses a local .venv: a new user needs only Python 3.10+ and make.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Path to a local mnist.npz; empty means download it (needs internet).
+MNIST  ?=
+OUT    ?= artifacts
+
+.DEFAULT_GOAL := help
+.PHONY: help serve test lint format train-export evaluate bench image image-test clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# One stamp per extra: re-install only when pyproject.toml changes.
+$(VENV)/.stamp-serve: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[serve]"
+	touch $@
+
+$(VENV)/.stamp-train: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[train]"
+	touch $@ $(VENV)/.stamp-serve
+
+$(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[train,dev]"
+	touch $@ $(VENV)/.stamp-train $(VENV)/.stamp-serve
+
+serve: $(VENV)/.stamp-serve ## run the app on the committed model (http://127.0.0.1:8000)
+	$(BIN)/python -m serving
+
+test: $(VENV)/.stamp-dev ## run the whole test suite (needs /usr/bin/chromium for the browser tests)
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.stamp-dev ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.stamp-dev ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+train-export: $(VENV)/.stamp-train ## train, export to ONNX, evaluate, write artifacts/ (MNIST=path/to/mnist.npz)
+	$(BIN)/python -m training run $(if $(MNIST),--data $(MNIST)) --out $(OUT)
+
+evaluate: $(VENV)/.stamp-train ## re-evaluate the committed model and check the model card's figures
+	$(BIN)/python -m training evaluate $(if $(MNIST),--data $(MNIST)) --model-dir $(OUT) --check
+
+bench: $(VENV)/.stamp-dev ## measure cold start, latency, throughput and install size
+	$(BIN)/python -m bench
+
+image: ## build the serving container image (docker if present, else podman)
+	bash deploy/build-image.sh
+
+image-test: ## build, run and probe the container; report its size and time to ready
+	bash deploy/image-test.sh
+
+clean: ## remove the venv, caches and training runs
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis runs test-output

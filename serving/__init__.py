@@ -1,0 +1,1 @@
+"""Number Visualizer's inference service: onnxruntime behind a small Starlette app."""
