@@ -1,0 +1,1 @@
+"""Benchmarks of the inference service: `python -m bench` (or `make bench`)."""

@@ -1,0 +1,48 @@
+"""Real MNIST digits drawn the way the web page sends them: 280x280 canvas PNGs.
+
+The page paints black ink on a white, opaque 280x280 canvas and posts it as an
+RGBA PNG. Blowing a 28x28 MNIST digit up to a random size and place on such a
+canvas gives requests of the same size, format and statistics, with a known label.
+Tests use it too, so the API is exercised with realistic images everywhere.
+"""
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+CANVAS_SIDE = 280
+SAMPLE_PATH = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mnist_sample.npz"
+
+
+def load_sample() -> tuple[np.ndarray, np.ndarray]:
+    """The committed sample of real MNIST test digits: x (N, 28, 28) uint8 and labels y (N,)."""
+    with np.load(SAMPLE_PATH) as sample:
+        return sample["x"], sample["y"]
+
+
+def draw_on_canvas(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A 28x28 MNIST digit as black ink at a random size and place on a white RGBA canvas."""
+    side = int(rng.integers(140, 281))  # the 28x28 field, so the ink itself is ~100-200 px
+    ink = Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC)
+    canvas = Image.new("L", (CANVAS_SIDE, CANVAS_SIDE), 0)
+    left, top = (int(v) for v in rng.integers(0, CANVAS_SIDE - side + 1, size=2))
+    canvas.paste(ink, (left, top))
+    paper = Image.eval(canvas, lambda v: 255 - v)
+    return Image.merge("RGBA", (paper, paper, paper, Image.new("L", paper.size, 255)))
+
+
+def to_png(image: Image.Image) -> bytes:
+    """PNG bytes, as canvas.toBlob("image/png") would give."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def canvas_pngs(count: int, seed: int = 0) -> tuple[list[bytes], np.ndarray]:
+    """`count` canvas PNGs of sample digits (cycling through the sample) and their labels."""
+    x, y = load_sample()
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(x))[:count] if count <= len(x) else np.arange(count) % len(x)
+    return [to_png(draw_on_canvas(x[i], rng)) for i in order], y[order]

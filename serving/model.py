@@ -1,0 +1,114 @@
+"""The ONNX model: verified against its model card, loaded once, warmed up, then run.
+
+A model file that is missing, truncated or not the one its card describes must
+stop the server at start-up with one clear line, not fail on the first request.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from serving.contract import IMAGE_SIZE, INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
+
+CARD_NAME = "model_card.json"
+
+
+class ModelError(RuntimeError):
+    """The model cannot be served; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the service reports about the model it serves."""
+
+    path: Path
+    version: str
+    sha256: str
+    parameters: int | None
+
+
+def read_verified(path: Path) -> tuple[bytes, ModelInfo]:
+    """The model's bytes and card, after checking the bytes are the ones the card names."""
+    card_path = path.with_name(CARD_NAME)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(
+            f"cannot read the model {path}: {exc.strerror}; set MODEL_PATH to the .onnx file "
+            "(next to its model_card.json) or run `make train-export`"
+        ) from exc
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))["model"]
+        expected, version = str(card["sha256"]).lower(), str(card["version"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(
+            f"cannot read the model card {card_path} ({exc.__class__.__name__}: {exc}); "
+            "it must sit next to the model and hold model.sha256 and model.version"
+        ) from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise ModelError(
+            f"the model {path} does not match its card: sha256 {actual[:12]}... != "
+            f"{expected[:12]}... in {card_path.name}; the file is corrupt or the card is stale"
+        )
+    parameters = card.get("parameters")
+    return data, ModelInfo(
+        path, version, actual, parameters if isinstance(parameters, int) else None
+    )
+
+
+class DigitModel:
+    """An onnxruntime session behind one method: 28x28 images in, probabilities out."""
+
+    def __init__(self, session: ort.InferenceSession, info: ModelInfo) -> None:
+        self._session = session
+        self.info = info
+        self._outputs = [OUTPUT_NAME]
+
+    @classmethod
+    def load(cls, path: Path, threads: int = 1) -> "DigitModel":
+        """Verify, load and warm up; raises ModelError with a one-line reason."""
+        data, info = read_verified(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Spinning threads burn a core while idle; on a small shared machine that costs more
+        # than the microseconds it saves.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
+            raise ModelError(f"onnxruntime cannot load {path}: {exc}".splitlines()[0]) from exc
+        model = cls(session, info)
+        model._check_contract()
+        model.warm_up()
+        return model
+
+    def _check_contract(self) -> None:
+        inputs = {i.name for i in self._session.get_inputs()}
+        outputs = {o.name for o in self._session.get_outputs()}
+        if INPUT_NAME not in inputs or OUTPUT_NAME not in outputs:
+            raise ModelError(
+                f"{self.info.path} has inputs {sorted(inputs)} and outputs {sorted(outputs)}; "
+                f"the service needs input {INPUT_NAME!r} and output {OUTPUT_NAME!r}"
+            )
+
+    def warm_up(self) -> None:
+        """One inference at start-up, so readiness means a prediction has really worked."""
+        probabilities = self.predict(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32))
+        if probabilities.shape != (1, NUM_CLASSES) or not np.isfinite(probabilities).all():
+            raise ModelError(
+                f"warm-up inference on {self.info.path} gave shape {probabilities.shape}; "
+                f"expected (1, {NUM_CLASSES}) finite probabilities"
+            )
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) float32 in [0, 1] to (N, 10) probabilities."""
+        batch = images.reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)  # a view, not a copy
+        return self._session.run(self._outputs, {INPUT_NAME: batch})[0]

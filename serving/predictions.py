@@ -1,0 +1,191 @@
+"""From request bodies to predictions, with no knowledge of HTTP.
+
+Parsing turns a body in any of the accepted forms (JSON, raw image, multipart,
+JSON batch) into a PredictionRequest; predict() runs the lean hot path: decode,
+preprocess, one session.run for the whole batch, and shape the answers.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
+
+import numpy as np
+from PIL import Image
+
+from serving.contract import CLASS_NAMES, IMAGE_SIZE
+from serving.model import DigitModel
+from serving.preprocess import ImageError, canvas_to_input, decode_image
+
+BLANK_MESSAGE = "No ink found: draw a digit."
+IMAGE_TYPES = frozenset(
+    ("image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif", "image/bmp")
+)
+
+
+class BadRequest(ValueError):
+    """The request cannot be answered as sent; the message tells the client what to fix."""
+
+
+class UnsupportedMediaType(BadRequest):
+    """The body is in a form the service does not read."""
+
+
+@dataclass(frozen=True)
+class PredictionRequest:
+    """Images (still encoded) to predict, and how to answer."""
+
+    images: list[bytes]
+    batch: bool = False
+    include_input: bool = False
+
+
+def parse_body(
+    body: bytes, content_type: str, include_input: bool, max_batch: int
+) -> PredictionRequest:
+    """Any accepted body to a PredictionRequest; raises BadRequest saying what was wrong."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return parse_json(body, max_batch)
+    if media_type in IMAGE_TYPES:
+        return PredictionRequest([body], include_input=include_input)
+    if media_type == "multipart/form-data":
+        return PredictionRequest([parse_multipart(body, content_type)], include_input=include_input)
+    raise UnsupportedMediaType(
+        f"unsupported Content-Type {media_type or '(none)'!r}; send application/json, "
+        "an image type (image/png, image/jpeg, ...) or multipart/form-data with a field 'image'"
+    )
+
+
+def parse_json(body: bytes, max_batch: int) -> PredictionRequest:
+    """{"image": b64} or {"images": [b64, ...]}, with an optional "include_input": bool."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON ({exc})") from exc
+    if not isinstance(document, dict):
+        raise BadRequest('the JSON body must be an object such as {"image": "<base64 PNG>"}')
+    include_input = document.get("include_input", False)
+    if not isinstance(include_input, bool):
+        raise BadRequest("'include_input' must be true or false")
+    if "images" in document:
+        items = document["images"]
+        if not isinstance(items, list) or not items:
+            raise BadRequest("'images' must be a non-empty list of base64 strings")
+        if len(items) > max_batch:
+            raise BadRequest(f"'images' has {len(items)} items; send at most {max_batch} at once")
+        images = [decode_base64(item, f"images[{i}]") for i, item in enumerate(items)]
+        return PredictionRequest(images, batch=True, include_input=include_input)
+    if "image" not in document:
+        raise BadRequest(
+            'the JSON object needs an "image" field holding a base64 PNG or JPEG '
+            '(or "images" with a list of them)'
+        )
+    return PredictionRequest(
+        [decode_base64(document["image"], "image")], include_input=include_input
+    )
+
+
+def decode_base64(value: object, field: str) -> bytes:
+    """A base64 string, with or without a data: URL prefix, to bytes."""
+    if not isinstance(value, str):
+        raise BadRequest(f"'{field}' must be a string of base64 image data")
+    if value.startswith("data:"):
+        header, comma, value = value.partition(",")
+        if not comma or not header.endswith(";base64"):
+            raise BadRequest(f"'{field}' is a data: URL without ';base64,' data")
+    try:
+        # Whitespace is allowed (the base64 tool wraps lines); anything else non-base64 is not.
+        return base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest(f"'{field}' is not valid base64 ({exc})") from exc
+
+
+def parse_multipart(body: bytes, content_type: str) -> bytes:
+    """The bytes of the file field 'image' of a multipart/form-data body.
+
+    The standard library's MIME parser is enough for a body already bounded by
+    MAX_BODY_BYTES, and spares the service a dependency.
+    """
+    header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=HTTP).parsebytes(header + body)
+    if not message.is_multipart():
+        raise BadRequest("the multipart body has no parts; check the boundary")
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "image":
+            payload = part.get_payload(decode=True)
+            if not payload:
+                raise BadRequest("the multipart field 'image' is empty")
+            return payload
+    raise BadRequest("the multipart form has no field named 'image'; upload the file as 'image'")
+
+
+def prepare(images: list[bytes], max_pixels: int) -> list[np.ndarray | None]:
+    """Decode and preprocess each image: a 28x28 array, or None for a blank canvas."""
+    prepared = []
+    for index, data in enumerate(images):
+        try:
+            prepared.append(canvas_to_input(drop_opaque_alpha(decode_image(data, max_pixels))))
+        except ImageError as exc:
+            if len(images) > 1:
+                exc.args = (f"images[{index}]: {exc}",)
+            raise
+    return prepared
+
+
+def drop_opaque_alpha(image: Image.Image) -> Image.Image:
+    """Greyscale without compositing when every pixel is opaque, as browser canvases are.
+
+    Compositing an opaque image changes nothing, so the result is identical (a test
+    checks it), and it saves about two thirds of the preprocessing time of a canvas PNG.
+    """
+    if image.mode == "RGBA" and image.getextrema()[3][0] == 255:
+        return image.convert("L")
+    return image
+
+
+def predict(request: PredictionRequest, model: DigitModel, max_pixels: int) -> list[dict]:
+    """One answer per image, in order; the non-blank ones go through the model together."""
+    inputs = prepare(request.images, max_pixels)
+    drawn = [array for array in inputs if array is not None]
+    probabilities = iter(model.predict(np.stack(drawn)) if drawn else ())
+    version = model.info.version
+    answers = []
+    for array in inputs:
+        if array is None:
+            answer = blank_answer(version)
+        else:
+            answer = digit_answer(next(probabilities), version)
+        if request.include_input:
+            seen = np.zeros((IMAGE_SIZE, IMAGE_SIZE)) if array is None else array
+            answer["input"] = seen.astype(np.float64).round(3).tolist()
+        answers.append(answer)
+    return answers
+
+
+def digit_answer(probabilities: np.ndarray, version: str) -> dict:
+    """The contract's answer for one drawn digit."""
+    digit = int(probabilities.argmax())
+    # float64 before rounding, so 0.9876 is printed as 0.9876 and not 0.98760002851486
+    rounded = probabilities.astype(np.float64).round(4)
+    return {
+        "digit": digit,
+        "confidence": float(rounded[digit]),
+        "probabilities": dict(zip(CLASS_NAMES, rounded.tolist(), strict=True)),
+        "blank": False,
+        "model_version": version,
+    }
+
+
+def blank_answer(version: str) -> dict:
+    """The documented answer for a canvas with no ink: no digit, not a confident guess."""
+    return {
+        "digit": None,
+        "confidence": 0.0,
+        "probabilities": dict.fromkeys(CLASS_NAMES, 0.0),
+        "blank": True,
+        "message": BLANK_MESSAGE,
+        "model_version": version,
+    }
