@@ -1,0 +1,111 @@
+// Real-time recognition: when to ask the server, which answer wins, and recovering
+// from a server that is down.
+
+import { isReady, predict, ServerError } from "./client.js";
+
+/** Ask this long after the last pen movement... */
+const DEBOUNCE_MS = 150;
+/** ...but at least this often while the pen keeps moving, so the answer follows the drawing. */
+const MAX_WAIT_MS = 400;
+/** Health checks while the server is down: first after RETRY_FIRST_MS, doubling up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 4000;
+
+const DOWN_MESSAGE = "Can't reach the server right now. Retrying by itself; your drawing is kept.";
+
+export class LiveRecognition {
+  #pad;
+  #view;
+  #seq = 0;
+  #controller = null;
+  #timer = 0;
+  #pendingSince = null;
+  #retryTimer = 0;
+  #retryDelay = RETRY_FIRST_MS;
+
+  constructor(pad, view) {
+    this.#pad = pad;
+    this.#view = view;
+    pad.addEventListener("strokemove", () => this.schedule());
+    pad.addEventListener("strokeend", () => this.now());
+    pad.addEventListener("change", () => this.now());
+  }
+
+  /** Debounced request while drawing (with a maximum wait). */
+  schedule() {
+    const now = performance.now();
+    this.#pendingSince ??= now;
+    clearTimeout(this.#timer);
+    const wait = Math.min(DEBOUNCE_MS, Math.max(0, this.#pendingSince + MAX_WAIT_MS - now));
+    this.#timer = setTimeout(() => this.now(), wait);
+  }
+
+  /** Recognize the drawing as it is now. */
+  now() {
+    clearTimeout(this.#timer);
+    this.#pendingSince = null;
+    this.#run();
+  }
+
+  async #run() {
+    // A newer request makes every older one moot: cancel it, and ignore it if it still answers.
+    const seq = ++this.#seq;
+    this.#controller?.abort();
+    this.#controller = null;
+    if (this.#pad.isEmpty) {
+      this.#view.setBusy(false);
+      this.#view.showEmpty();
+      return;
+    }
+    const controller = new AbortController();
+    this.#controller = controller;
+    this.#view.setBusy(true);
+    try {
+      const png = await this.#pad.toBlob();
+      if (seq !== this.#seq) return;
+      const result = await predict(png, controller.signal);
+      if (seq !== this.#seq) return;
+      this.#recovered();
+      this.#view.showResult(result);
+    } catch (error) {
+      if (error.name === "AbortError" || seq !== this.#seq) return;
+      this.#failed(error);
+    } finally {
+      if (seq === this.#seq) {
+        this.#controller = null;
+        this.#view.setBusy(false);
+      }
+    }
+  }
+
+  #failed(error) {
+    if (error instanceof ServerError && error.isClientError) {
+      this.#view.showNotice(`The server could not use this drawing: ${error.message}.`);
+      return;
+    }
+    this.#view.showNotice(DOWN_MESSAGE);
+    this.#pollUntilReady();
+  }
+
+  #recovered() {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = 0;
+    this.#retryDelay = RETRY_FIRST_MS;
+    this.#view.clearNotice();
+  }
+
+  /** Poll /health/ready with backoff; when the server is back, recognize again. */
+  #pollUntilReady() {
+    if (this.#retryTimer) return;
+    this.#retryTimer = setTimeout(async () => {
+      if (await isReady()) {
+        this.#recovered();
+        this.now();
+        return;
+      }
+      this.#retryTimer = 0;
+      this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
+      this.#pollUntilReady();
+    }, this.#retryDelay);
+  }
+}

@@ -1,0 +1,194 @@
+// The drawing pad: pointer input (mouse, touch, pen), strokes, and painting them.
+//
+// Strokes are kept in units of the canvas side (0..1), so the same drawing can be
+// painted crisply at any display size and devicePixelRatio, and again onto a fixed-size
+// canvas for the server.
+
+/** Ink width as a fraction of the pad's side. A digit that fills most of the pad is
+ * scaled to a 20 px box by the server; at 1/13 its strokes end up about 2 px wide, as in MNIST. */
+export const INK_WIDTH = 1 / 13;
+
+/** Side of the PNG sent to the server: enough detail, a few kilobytes. */
+export const EXPORT_SIDE = 280;
+
+/** Samples closer than this (in pad units) to the previous one add nothing but noise. */
+const MIN_STEP = 0.0025;
+
+/** Fill the square with white paper and draw the strokes in black ink. */
+export function paint(ctx, side, strokes) {
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, side, side);
+  ctx.strokeStyle = "#000";
+  ctx.fillStyle = "#000";
+  ctx.lineWidth = INK_WIDTH * side;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  for (const stroke of strokes) {
+    trace(ctx, stroke, side);
+  }
+}
+
+/** One stroke as quadratic curves through the midpoints of its samples: smooth, no corners. */
+function trace(ctx, points, side) {
+  const [x0, y0] = points[0];
+  if (points.length === 1) {
+    ctx.beginPath();
+    ctx.arc(x0 * side, y0 * side, ctx.lineWidth / 2, 0, 2 * Math.PI);
+    ctx.fill();
+    return;
+  }
+  ctx.beginPath();
+  ctx.moveTo(x0 * side, y0 * side);
+  for (let i = 1; i < points.length - 1; i += 1) {
+    const [x, y] = points[i];
+    const [nx, ny] = points[i + 1];
+    ctx.quadraticCurveTo(x * side, y * side, ((x + nx) / 2) * side, ((y + ny) / 2) * side);
+  }
+  const [xn, yn] = points[points.length - 1];
+  ctx.lineTo(xn * side, yn * side);
+  ctx.stroke();
+}
+
+/**
+ * A square canvas to draw on. Dispatches "strokestart", "strokemove", "strokeend" while
+ * drawing and "change" after undo or clear.
+ */
+export class Pad extends EventTarget {
+  #canvas;
+  #ctx;
+  #strokes = [];
+  #active = null;
+  #pointerId = null;
+  #frame = 0;
+
+  constructor(canvas) {
+    super();
+    this.#canvas = canvas;
+    this.#ctx = canvas.getContext("2d");
+    canvas.addEventListener("pointerdown", (e) => this.#down(e));
+    canvas.addEventListener("pointermove", (e) => this.#move(e));
+    canvas.addEventListener("pointerup", (e) => this.#up(e));
+    canvas.addEventListener("pointercancel", (e) => this.#up(e));
+    canvas.addEventListener("lostpointercapture", (e) => this.#up(e));
+    // A long press must not open a menu in the middle of a stroke.
+    canvas.addEventListener("contextmenu", (e) => e.preventDefault());
+    new ResizeObserver(() => this.#resize()).observe(canvas);
+    this.#watchPixelRatio();
+    this.#resize();
+  }
+
+  /** True when there is nothing to recognize. */
+  get isEmpty() {
+    return this.#strokes.length === 0;
+  }
+
+  get strokeCount() {
+    return this.#strokes.length;
+  }
+
+  /** True while a pointer is down on the pad. */
+  get isDrawing() {
+    return this.#active !== null;
+  }
+
+  undo() {
+    if (this.#active || this.#strokes.length === 0) return;
+    this.#strokes.pop();
+    this.#changed();
+  }
+
+  clear() {
+    this.#active = null;
+    this.#pointerId = null;
+    this.#strokes = [];
+    this.#changed();
+  }
+
+  /** The drawing as a PNG on white, EXPORT_SIDE pixels square, whatever the display size. */
+  toBlob() {
+    const canvas = document.createElement("canvas");
+    canvas.width = EXPORT_SIDE;
+    canvas.height = EXPORT_SIDE;
+    paint(canvas.getContext("2d"), EXPORT_SIDE, this.#strokes);
+    return new Promise((resolve, reject) => {
+      canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("PNG export failed"))), "image/png");
+    });
+  }
+
+  #changed() {
+    this.#render();
+    this.dispatchEvent(new Event("change"));
+  }
+
+  #point(e) {
+    const rect = this.#canvas.getBoundingClientRect();
+    return [(e.clientX - rect.left) / rect.width, (e.clientY - rect.top) / rect.height];
+  }
+
+  #down(e) {
+    if (this.#active || (e.pointerType === "mouse" && e.button !== 0)) return;
+    e.preventDefault();
+    this.#canvas.setPointerCapture(e.pointerId);
+    this.#pointerId = e.pointerId;
+    this.#active = [this.#point(e)];
+    this.#strokes.push(this.#active);
+    this.#scheduleRender();
+    this.dispatchEvent(new Event("strokestart"));
+  }
+
+  #move(e) {
+    if (e.pointerId !== this.#pointerId || !this.#active) return;
+    e.preventDefault();
+    // Coalesced events carry the samples the browser merged between frames: smoother curves.
+    const samples = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+    for (const sample of samples.length ? samples : [e]) {
+      const [x, y] = this.#point(sample);
+      const [px, py] = this.#active[this.#active.length - 1];
+      if (Math.hypot(x - px, y - py) >= MIN_STEP) this.#active.push([x, y]);
+    }
+    this.#scheduleRender();
+    this.dispatchEvent(new Event("strokemove"));
+  }
+
+  #up(e) {
+    if (e.pointerId !== this.#pointerId || !this.#active) return;
+    const [x, y] = this.#point(e);
+    const [px, py] = this.#active[this.#active.length - 1];
+    if (e.type === "pointerup" && Math.hypot(x - px, y - py) >= MIN_STEP) this.#active.push([x, y]);
+    this.#active = null;
+    this.#pointerId = null;
+    this.#render();
+    this.dispatchEvent(new Event("strokeend"));
+  }
+
+  /** Backing store = CSS size x devicePixelRatio, so ink stays sharp on high-DPI screens. */
+  #resize() {
+    const rect = this.#canvas.getBoundingClientRect();
+    const side = Math.max(1, Math.round(rect.width * (window.devicePixelRatio || 1)));
+    if (this.#canvas.width !== side || this.#canvas.height !== side) {
+      this.#canvas.width = side;
+      this.#canvas.height = side;
+    }
+    this.#render();
+  }
+
+  #watchPixelRatio() {
+    const query = matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`);
+    query.addEventListener("change", () => {
+      this.#resize();
+      this.#watchPixelRatio();
+    }, { once: true });
+  }
+
+  #scheduleRender() {
+    if (this.#frame) return;
+    this.#frame = requestAnimationFrame(() => {
+      this.#frame = 0;
+      this.#render();
+    });
+  }
+
+  #render() {
+    paint(this.#ctx, this.#canvas.width, this.#strokes);
+  }
+}
