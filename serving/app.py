@@ -120,7 +120,7 @@ CLIENT_ERRORS: dict[type[Exception], int] = {
 
 API_ROUTES = [
     Route("/predict", predict, methods=["POST"]),
-    Route("/predict", predict_other_method),
+    Route("/predict", predict_other_method, methods=["GET", "PUT", "PATCH", "DELETE", "OPTIONS"]),
     Route("/health", health),
     Route("/health/live", live),
     Route("/health/ready", ready),

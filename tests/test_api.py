@@ -1,0 +1,203 @@
+"""The HTTP contract, through the real app with its lifespan and the committed model."""
+
+import io
+import json
+from dataclasses import replace
+
+import numpy as np
+from conftest import b64
+from PIL import Image
+from starlette.testclient import TestClient
+
+from serving.app import create_app
+from serving.contract import CLASS_NAMES
+from serving.middleware import SECURITY_HEADERS
+from serving.model import CARD_NAME
+from serving.preprocess import canvas_to_input, decode_image
+
+PREDICTION_KEYS = {"digit", "confidence", "probabilities", "blank", "model_version"}
+
+
+def blank_png(side: int = 280) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGBA", (side, side), (255, 255, 255, 255)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def card_version(settings) -> str:
+    card = json.loads(settings.model_path.with_name(CARD_NAME).read_text())
+    return card["model"]["version"]
+
+
+def assert_prediction(answer: dict, settings) -> None:
+    assert set(answer) == PREDICTION_KEYS
+    assert answer["blank"] is False
+    assert list(answer["probabilities"]) == list(CLASS_NAMES)
+    assert abs(sum(answer["probabilities"].values()) - 1.0) < 1e-3  # each is rounded to 4 places
+    assert answer["confidence"] == max(answer["probabilities"].values())
+    assert answer["probabilities"][str(answer["digit"])] == answer["confidence"]
+    assert answer["model_version"] == card_version(settings)
+
+
+def test_every_body_form_gives_the_same_answer(client, canvases, settings):
+    """JSON (with and without a data: URL prefix), raw PNG and multipart carry the same image."""
+    png = canvases[0][0]
+    answers = [
+        client.post("/predict", json={"image": b64(png)}),
+        client.post("/predict", json={"image": "data:image/png;base64," + b64(png)}),
+        client.post("/predict", content=png, headers={"Content-Type": "image/png"}),
+        client.post(
+            "/predict",
+            files={"image": ("digit.png", png, "image/png")},
+            data={"note": "other fields are ignored"},
+        ),
+    ]
+    for response in answers:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == answers[0].json()
+    assert_prediction(answers[0].json(), settings)
+
+
+def test_jpeg_body(client, canvases, settings):
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(canvases[0][2])).convert("RGB").save(buffer, format="JPEG", quality=90)
+    response = client.post(
+        "/predict", content=buffer.getvalue(), headers={"Content-Type": "image/jpeg"}
+    )
+    assert response.status_code == 200
+    assert_prediction(response.json(), settings)
+
+
+def test_batch_answers_each_image_in_order(client, canvases):
+    images = [*canvases[0][:10], blank_png()]
+    response = client.post("/predict", json={"images": [b64(png) for png in images]})
+    assert response.status_code == 200
+    answers = response.json()["predictions"]
+    assert len(answers) == len(images)
+    single = [client.post("/predict", json={"image": b64(png)}).json() for png in images]
+    assert answers == single
+    assert answers[-1]["blank"] is True
+
+
+def test_fixture_digits_are_recognised(client, canvases):
+    """Real MNIST digits drawn on a canvas: the committed model must get nearly all right."""
+    pngs, labels = canvases
+    predicted = []
+    for start in range(0, len(pngs), 50):
+        batch = [b64(png) for png in pngs[start : start + 50]]
+        response = client.post("/predict", json={"images": batch})
+        predicted += [answer["digit"] for answer in response.json()["predictions"]]
+    accuracy = np.mean(np.array(predicted) == np.array(labels))
+    assert accuracy >= 0.97, f"accuracy on {len(labels)} canvas digits is {accuracy:.3f}"
+
+
+def test_include_input_is_exactly_what_the_model_saw(client, canvases, settings):
+    png = canvases[0][4]
+    expected = canvas_to_input(decode_image(png, settings.max_image_pixels))
+    by_json = client.post("/predict", json={"image": b64(png), "include_input": True}).json()
+    by_query = client.post(
+        "/predict?include_input=true", content=png, headers={"Content-Type": "image/png"}
+    ).json()
+    assert by_json == by_query
+    seen = np.array(by_json["input"])
+    assert seen.shape == (28, 28)
+    assert seen.min() >= 0.0 and seen.max() == 1.0
+    np.testing.assert_allclose(seen, expected, atol=0.0005)
+    assert "input" not in client.post("/predict", json={"image": b64(png)}).json()
+
+
+def test_blank_canvas_gets_the_documented_answer(client, settings):
+    response = client.post("/predict", content=blank_png(), headers={"Content-Type": "image/png"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "digit": None,
+        "confidence": 0.0,
+        "probabilities": dict.fromkeys(CLASS_NAMES, 0.0),
+        "blank": True,
+        "message": "No ink found: draw a digit.",
+        "model_version": card_version(settings),
+    }
+
+
+def test_health_live_and_ready(client, settings):
+    health = client.get("/health")
+    assert health.status_code == 200
+    body = health.json()
+    assert body["status"] == "healthy" and body["model_loaded"] is True
+    assert body["model_version"] == card_version(settings)
+    card = json.loads(settings.model_path.with_name(CARD_NAME).read_text())
+    assert body["model_sha256"] == card["model"]["sha256"]
+    assert client.get("/health/live").json() == {"status": "alive"}
+    assert client.get("/health/ready").status_code == 200
+
+
+def test_not_ready_until_the_lifespan_has_loaded_the_model(settings):
+    unstarted = TestClient(create_app(settings))  # no `with`: the lifespan has not run
+    assert unstarted.get("/health/live").status_code == 200
+    for path in ("/health/ready", "/health"):
+        response = unstarted.get(path)
+        assert response.status_code == 503
+        assert "not loaded" in response.json()["error"]
+
+
+def test_metrics_count_requests_latency_and_digits(settings, canvases):
+    with TestClient(create_app(settings)) as fresh:
+        digits = [
+            fresh.post("/predict", content=png, headers={"Content-Type": "image/png"}).json()[
+                "digit"
+            ]
+            for png in canvases[0][:3]
+        ]
+        fresh.post("/predict", content=blank_png(), headers={"Content-Type": "image/png"})
+        fresh.post("/predict", content=b"junk", headers={"Content-Type": "image/png"})
+        text = fresh.get("/metrics").text
+    assert 'http_requests_total{route="/predict",status="200"} 4' in text
+    assert 'http_requests_total{route="/predict",status="400"} 1' in text
+    assert 'http_request_duration_seconds_count{route="/predict"} 5' in text
+    assert 'http_request_duration_seconds_bucket{route="/predict",le="+Inf"} 5' in text
+    for digit in set(digits):
+        assert f'predictions_total{{digit="{digit}"}} {digits.count(digit)}' in text
+    assert 'predictions_total{digit="blank"} 1' in text
+
+
+def test_openapi_documents_the_routes_and_error_responses(client):
+    spec = client.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    assert {"/predict", "/health", "/health/live", "/health/ready", "/metrics"} <= set(
+        spec["paths"]
+    )
+    responses = spec["paths"]["/predict"]["post"]["responses"]
+    assert {"200", "400", "405", "413", "415"} <= set(responses)
+
+
+def test_security_headers_on_every_kind_of_response(client):
+    for response in (
+        client.get("/health"),
+        client.get("/"),
+        client.get("/no-such-file.js"),
+        client.post("/predict", content=b"{", headers={"Content-Type": "application/json"}),
+    ):
+        for name, value in SECURITY_HEADERS:
+            assert response.headers[name.decode()] == value.decode(), response.url
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_web_page_is_served_from_web_dir_only(client, settings):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.content == (settings.web_dir / "index.html").read_bytes()
+    for escape in ("/../pyproject.toml", "/%2e%2e/pyproject.toml", "/..%2fserving/app.py"):
+        assert client.get(escape).status_code == 404, escape
+
+
+def test_cors_is_off_by_default_and_on_when_configured(client, settings):
+    origin = {"Origin": "https://example.org"}
+    assert "access-control-allow-origin" not in client.get("/health", headers=origin).headers
+    allowed = replace(settings, cors_origins=("https://example.org",))
+    with TestClient(create_app(allowed)) as cors_client:
+        response = cors_client.get("/health", headers=origin)
+        other = cors_client.get("/health", headers={"Origin": "https://evil.example"})
+    assert response.headers["access-control-allow-origin"] == "https://example.org"
+    assert "access-control-allow-origin" not in other.headers
