@@ -1,0 +1,55 @@
+# The serving image: onnxruntime + Starlette on uvicorn, the committed model and the web page.
+# No TensorFlow, no training code, no tests, no compilers, no pip: `make image` builds it,
+# `make image-test` builds, runs and probes it.
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- builder: a venv with the serve extra's requirements only -------------------------------
+FROM ${PYTHON_IMAGE} AS builder
+WORKDIR /src
+COPY pyproject.toml ./
+# Install the serve extra's requirements, read from pyproject.toml (the one source of truth),
+# not the project itself: the package also ships training/, which has no place here.
+# pip_cert is an optional build secret: a CA bundle for networks that intercept TLS.
+RUN --mount=type=secret,id=pip_cert \
+    python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['serve']; print(*deps, sep='\n')" > requirements-serve.txt \
+    && python -m venv /opt/venv \
+    && if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
+    && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r requirements-serve.txt \
+    && /opt/venv/bin/pip uninstall --yes --disable-pip-version-check pip setuptools \
+    # Nothing at run time imports test suites or onnxruntime's offline model tooling.
+    && find /opt/venv -depth -type d -name tests -exec rm -rf {} + \
+    && rm -rf /opt/venv/lib/python3.11/site-packages/onnxruntime/transformers \
+        /opt/venv/lib/python3.11/site-packages/onnxruntime/quantization \
+        /opt/venv/lib/python3.11/site-packages/onnxruntime/tools
+
+# --- runtime: the venv, the app, the web page and the model ---------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    WORKERS=1 \
+    ORT_THREADS=1 \
+    LOG_LEVEL=info \
+    MODEL_PATH=/app/artifacts/digit_cnn.onnx \
+    WEB_DIR=/app/web \
+    ORT_DISABLE_TELEMETRY=1
+# A numeric, unprivileged user: Kubernetes' runAsNonRoot can verify a number, not a name.
+RUN groupadd --gid 10001 app \
+    && useradd --no-log-init --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin app
+COPY --from=builder /opt/venv /opt/venv
+WORKDIR /app
+# Owned by root and read-only to the app: the process cannot rewrite its own code or model.
+COPY serving/ serving/
+COPY web/ web/
+COPY artifacts/ artifacts/
+RUN python -m compileall -q serving
+USER 10001:10001
+EXPOSE 8000
+# Python, not curl: the slim base has no curl. Healthy means the model is loaded and warm.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/health/ready', timeout=2)"]
+CMD ["python", "-m", "serving"]

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Build the serving image, run it, and check it from the outside like a user would:
+# wait for /health/ready, POST a real canvas PNG to /predict and check the digit, run the
+# image's own HEALTHCHECK, check it runs as non-root without TensorFlow or training code,
+# and report the image size and the time from `run` to ready. The container is removed after.
+#
+# Limits (override with env vars): MAX_IMAGE_MB=300 uncompressed, MAX_READY_S=2.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/engine.sh
+
+IMAGE="${IMAGE:-number-visualizer:latest}"
+PORT="${IMAGE_TEST_PORT:-18080}"
+MAX_IMAGE_MB="${MAX_IMAGE_MB:-300}"
+MAX_READY_S="${MAX_READY_S:-2}"
+# A 280x280 canvas PNG as the web page sends it: the first 3 in tests/fixtures/mnist_sample.npz
+# (a real MNIST test digit), drawn by bench.digits.draw_on_canvas with default_rng(7).
+FIXTURE=tests/fixtures/image_test_canvas_3.png
+EXPECT=3
+NAME="number-visualizer-image-test-$$"
+
+SECONDS=0
+bash deploy/build-image.sh
+engine="$(container_engine)"
+run_args=()
+[[ "$engine" == podman ]] && run_args=("${PODMAN_RUN_ARGS[@]}" --no-healthcheck)
+
+trap '$engine rm --force "$NAME" >/dev/null 2>&1 || true' EXIT
+started="$(python3 -c 'import time; print(time.time())')"
+"$engine" run --detach --name "$NAME" "${run_args[@]}" --publish "127.0.0.1:$PORT:8000" \
+    "$IMAGE" >/dev/null
+if ! python3 deploy/image_probe.py --url "http://127.0.0.1:$PORT" --started "$started" \
+    --png "$FIXTURE" --expect "$EXPECT" --max-ready "$MAX_READY_S"; then
+    echo "--- container logs ---" >&2
+    "$engine" logs "$NAME" >&2 || true
+    exit 1
+fi
+
+# The image's own HEALTHCHECK command, exactly as declared, run inside the container.
+mapfile -t healthcheck < <("$engine" image inspect --format '{{json .Config.Healthcheck.Test}}' \
+    "$IMAGE" | python3 -c 'import json, sys; print(*json.load(sys.stdin)[1:], sep="\n")')
+"$engine" exec "$NAME" "${healthcheck[@]}" && echo "HEALTHCHECK passes"
+
+uid="$("$engine" exec "$NAME" id -u)"
+[[ "$uid" != 0 ]] || { echo "FAIL: the container runs as root" >&2; exit 1; }
+"$engine" exec "$NAME" python -c "
+import importlib.util, sys
+found = [m for m in ('tensorflow', 'keras', 'training', 'pip', 'pytest') if importlib.util.find_spec(m)]
+sys.exit(f'FAIL: the image holds {found}' if found else None)"
+echo "runs as uid $uid; no tensorflow, keras, training, pip or pytest in the image"
+
+size="$("$engine" image inspect --format '{{.Size}}' "$IMAGE")"
+size_mb="$(python3 -c "print(f'{$size / 1e6:.1f}')")"
+echo "image $IMAGE: $size_mb MB uncompressed (limit $MAX_IMAGE_MB MB)"
+python3 -c "import sys; sys.exit($size / 1e6 > $MAX_IMAGE_MB)" ||
+    { echo "FAIL: the image is over $MAX_IMAGE_MB MB" >&2; exit 1; }
+echo "image-test passed in ${SECONDS} s"
