@@ -22,14 +22,19 @@ def load_sample() -> tuple[np.ndarray, np.ndarray]:
         return sample["x"], sample["y"]
 
 
-def draw_on_canvas(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
-    """A 28x28 MNIST digit as black ink at a random size and place on a white RGBA canvas."""
-    side = int(rng.integers(140, 281))  # the 28x28 field, so the ink itself is ~100-200 px
+def place_digit(digit: np.ndarray, side: int, left: int, top: int) -> Image.Image:
+    """The 28x28 field blown up to side x side at (left, top): white ink on black, mode L."""
     ink = Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC)
     canvas = Image.new("L", (CANVAS_SIDE, CANVAS_SIDE), 0)
-    left, top = (int(v) for v in rng.integers(0, CANVAS_SIDE - side + 1, size=2))
     canvas.paste(ink, (left, top))
-    paper = Image.eval(canvas, lambda v: 255 - v)
+    return canvas
+
+
+def draw_on_canvas(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A 28x28 MNIST digit as black ink at a random size and place on a white RGBA canvas."""
+    side = int(rng.integers(140, CANVAS_SIDE + 1))  # the 28x28 field: the ink is ~100-200 px
+    left, top = (int(v) for v in rng.integers(0, CANVAS_SIDE - side + 1, size=2))
+    paper = Image.eval(place_digit(digit, side, left, top), lambda v: 255 - v)
     return Image.merge("RGBA", (paper, paper, paper, Image.new("L", paper.size, 255)))
 
 

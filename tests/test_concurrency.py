@@ -1,0 +1,55 @@
+"""Dozens of simultaneous requests to a real server process, all answered correctly."""
+
+import base64
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from bench.server import free_port, start_server, stop_server, wait_ready
+from serving.app import create_app
+
+REQUESTS = 64
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    port = free_port()
+    process = start_server(port, WORKERS="1", LOG_LEVEL="warning")
+    try:
+        wait_ready(process, port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_server(process)
+
+
+def test_simultaneous_requests_are_all_answered_correctly(server_url, settings, canvases):
+    pngs = canvases[0][:REQUESTS]
+    with TestClient(create_app(settings)) as reference:
+        expected = [
+            reference.post("/predict", content=png, headers={"Content-Type": "image/png"}).json()
+            for png in pngs
+        ]
+
+    def post(index: int) -> httpx.Response:
+        png = pngs[index]
+        if index % 2:  # half raw, half JSON, so both parsers run side by side
+            return httpx.post(
+                f"{server_url}/predict", json={"image": base64.b64encode(png).decode()}, timeout=60
+            )
+        return httpx.post(
+            f"{server_url}/predict", content=png, headers={"Content-Type": "image/png"}, timeout=60
+        )
+
+    with ThreadPoolExecutor(max_workers=REQUESTS) as pool:
+        responses = list(pool.map(post, range(REQUESTS)))
+    assert [r.status_code for r in responses] == [200] * REQUESTS
+    assert [r.json() for r in responses] == expected
+
+
+def test_the_server_honours_port_and_answers_health(server_url):
+    response = httpx.get(f"{server_url}/health", timeout=10)
+    assert response.status_code == 200
+    assert response.json()["model_loaded"] is True
+    assert response.headers["x-frame-options"] == "DENY"

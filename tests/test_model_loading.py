@@ -1,0 +1,77 @@
+"""A missing, corrupt or mismatched model stops start-up with one clear line."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from starlette.testclient import TestClient
+
+from serving.app import create_app
+from serving.model import CARD_NAME, DigitModel, ModelError
+from serving.settings import Settings
+
+
+@pytest.fixture
+def model_copy(tmp_path, settings: Settings):
+    """The committed model and its card, copied where a test may damage them."""
+    target = tmp_path / settings.model_path.name
+    shutil.copy(settings.model_path, target)
+    shutil.copy(settings.model_path.with_name(CARD_NAME), target.with_name(CARD_NAME))
+    return target
+
+
+def test_the_committed_model_loads_and_matches_its_card(settings):
+    model = DigitModel.load(settings.model_path)
+    card = json.loads(settings.model_path.with_name(CARD_NAME).read_text())["model"]
+    assert model.info.sha256 == card["sha256"]
+    assert model.info.version == card["version"]
+    assert settings.model_path.stat().st_size == card["size_bytes"]
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(ModelError, match=r"cannot read the model .*MODEL_PATH"):
+        DigitModel.load(tmp_path / "nothing.onnx")
+
+
+def test_missing_card(model_copy):
+    model_copy.with_name(CARD_NAME).unlink()
+    with pytest.raises(ModelError, match="cannot read the model card"):
+        DigitModel.load(model_copy)
+
+
+def test_checksum_mismatch(model_copy):
+    data = bytearray(model_copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model_copy.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match its card"):
+        DigitModel.load(model_copy)
+
+
+def test_corrupt_model_that_matches_a_forged_card(model_copy):
+    garbage = b"this is not an onnx graph" * 10
+    model_copy.write_bytes(garbage)
+    card = json.loads(model_copy.with_name(CARD_NAME).read_text())
+    card["model"]["sha256"] = hashlib.sha256(garbage).hexdigest()
+    model_copy.with_name(CARD_NAME).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="onnxruntime cannot load"):
+        DigitModel.load(model_copy)
+
+
+def test_the_app_does_not_start_without_its_model(tmp_path, settings):
+    app = create_app(Settings(model_path=tmp_path / "nothing.onnx", web_dir=settings.web_dir))
+    with pytest.raises(ModelError), TestClient(app):
+        pass
+
+
+def test_the_server_exits_with_one_clear_line(tmp_path):
+    env = {**os.environ, "MODEL_PATH": str(tmp_path / "nothing.onnx"), "PORT": "0"}
+    result = subprocess.run(
+        [sys.executable, "-m", "serving"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith("number-visualizer: cannot start: cannot read the model")
