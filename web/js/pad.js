@@ -120,9 +120,14 @@ export class Pad extends EventTarget {
     this.dispatchEvent(new Event("change"));
   }
 
+  /** A pointer position in pad units; the border is outside the drawing surface. */
   #point(e) {
-    const rect = this.#canvas.getBoundingClientRect();
-    return [(e.clientX - rect.left) / rect.width, (e.clientY - rect.top) / rect.height];
+    const canvas = this.#canvas;
+    const rect = canvas.getBoundingClientRect();
+    return [
+      (e.clientX - rect.left - canvas.clientLeft) / canvas.clientWidth,
+      (e.clientY - rect.top - canvas.clientTop) / canvas.clientHeight,
+    ];
   }
 
   #down(e) {
@@ -161,10 +166,9 @@ export class Pad extends EventTarget {
     this.dispatchEvent(new Event("strokeend"));
   }
 
-  /** Backing store = CSS size x devicePixelRatio, so ink stays sharp on high-DPI screens. */
+  /** Backing store = content box x devicePixelRatio, so ink stays sharp on high-DPI screens. */
   #resize() {
-    const rect = this.#canvas.getBoundingClientRect();
-    const side = Math.max(1, Math.round(rect.width * (window.devicePixelRatio || 1)));
+    const side = Math.max(1, Math.round(this.#canvas.clientWidth * (window.devicePixelRatio || 1)));
     if (this.#canvas.width !== side || this.#canvas.height !== side) {
       this.#canvas.width = side;
       this.#canvas.height = side;

@@ -1,0 +1,168 @@
+"""Helpers for the browser tests: the real app in a subprocess, strokes and pixel reads.
+
+Kept out of test_browser.py so the tests there read as what the user does and sees.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import CDPSession, Page
+
+REPO = Path(__file__).resolve().parent.parent
+OUTPUT_DIR = REPO / "test-output"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+Stroke = list[tuple[float, float]]
+"""A polyline in pad units: (0, 0) is the pad's top left corner, (1, 1) its bottom right."""
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AppServer:
+    """`python -m serving` on 127.0.0.1 and a fixed port, so it can be stopped and restarted."""
+
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/"
+        self._log_path = log_path
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the app and return once /health/ready says it can predict."""
+        env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "LOG_LEVEL": "warning"}
+        log = self._log_path.open("ab")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "serving"], cwd=REPO, env=env, stdout=log, stderr=log
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"the app exited with {self._process.returncode}:\n"
+                    + self._log_path.read_text(errors="replace")[-2000:]
+                )
+            if self.is_ready():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the app was not ready within {timeout} s; see {self._log_path}")
+
+    def is_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "health/ready", timeout=1) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self) -> None:
+        """Terminate the app and wait until the port is closed."""
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+
+def _to_page(page: Page, x: float, y: float) -> tuple[float, float]:
+    box = page.locator("#pad").bounding_box()
+    assert box is not None, "the drawing pad is not visible"
+    return box["x"] + x * box["width"], box["y"] + y * box["height"]
+
+
+def draw_with_mouse(page: Page, strokes: list[Stroke], steps: int = 10) -> None:
+    """Press, drag through every point of each stroke (in `steps` moves per segment), release."""
+    for stroke in strokes:
+        page.mouse.move(*_to_page(page, *stroke[0]))
+        page.mouse.down()
+        for point in stroke[1:]:
+            page.mouse.move(*_to_page(page, *point), steps=steps)
+        page.mouse.up()
+
+
+def draw_with_finger(page: Page, cdp: CDPSession, stroke: Stroke, steps: int = 10) -> None:
+    """One touch stroke through Chromium's real input pipeline (so it could scroll the page)."""
+
+    def touch(kind: str, x: float, y: float) -> None:
+        px, py = _to_page(page, x, y)
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": px, "y": py}]})
+
+    touch("touchStart", *stroke[0])
+    previous = stroke[0]
+    for point in stroke[1:]:
+        for i in range(1, steps + 1):
+            t = i / steps
+            touch(
+                "touchMove",
+                previous[0] + (point[0] - previous[0]) * t,
+                previous[1] + (point[1] - previous[1]) * t,
+            )
+        previous = point
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+_READ_PAD = """
+(points) => {
+  const pad = document.getElementById("pad");
+  const { data, width, height } = pad.getContext("2d").getImageData(0, 0, pad.width, pad.height);
+  const dark = (x, y) => data[(y * width + x) * 4] < 128;
+  let ink = 0;
+  for (let y = 0; y < height; y += 1) for (let x = 0; x < width; x += 1) ink += dark(x, y);
+  const pixel = (u) => Math.floor(u * (width - 1));
+  const at = points.map(([u, v]) => dark(pixel(u), pixel(v)));
+  return { ink: ink / (width * height), at, width, cssWidth: pad.clientWidth };
+}
+"""
+
+
+def read_pad(page: Page, points: Stroke = ()) -> dict:
+    """The pad's pixels: `ink` = fraction of dark pixels, `at` = is each point dark, sizes."""
+    return page.evaluate(_READ_PAD, [list(p) for p in points])
+
+
+_SEEN_INK = """
+() => {
+  const seen = document.getElementById("seen");
+  const { data } = seen.getContext("2d").getImageData(0, 0, 28, 28);
+  let bright = 0;
+  for (let i = 0; i < data.length; i += 4) bright += data[i] > 127;
+  return bright;
+}
+"""
+
+
+def seen_bright_pixels(page: Page) -> int:
+    """How many of the 28x28 'what the model saw' pixels are ink (bright, as the model sees it)."""
+    return page.evaluate(_SEEN_INK)
+
+
+def bar_values(page: Page) -> dict[str, float]:
+    """The probability each of the ten bars shows, by digit."""
+    return page.eval_on_selector_all(
+        "#bars .bar", "rows => Object.fromEntries(rows.map(r => [r.dataset.digit, +r.dataset.p]))"
+    )

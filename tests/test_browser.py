@@ -1,0 +1,354 @@
+"""The web page in a real headless Chromium, against the real app (`python -m serving`).
+
+A person draws with a mouse or a finger and expects an answer without pressing anything,
+undo and clear that do what they say, a page that never scrolls under the finger, and a
+plain message (then recovery) when the server goes away. These tests do exactly that.
+"""
+
+import contextlib
+import json
+import math
+import re
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from browser_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    OUTPUT_DIR,
+    AppServer,
+    Stroke,
+    bar_values,
+    draw_with_finger,
+    draw_with_mouse,
+    free_port,
+    read_pad,
+    seen_bright_pixels,
+)
+from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+
+pytestmark = pytest.mark.browser
+
+ANSWER_TIMEOUT_MS = 5_000
+"""Real time means well under a second here; the margin is for a busy CI machine."""
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 24) -> Stroke:
+    return [
+        (cx + rx * math.sin(2 * math.pi * i / n), cy - ry * math.cos(2 * math.pi * i / n))
+        for i in range(n + 1)
+    ]
+
+
+ONE: list[Stroke] = [[(0.55, 0.12), (0.47, 0.88)]]
+SEVEN_BAR: Stroke = [(0.22, 0.18), (0.78, 0.18)]
+SEVEN_LEG: Stroke = [(0.78, 0.18), (0.6, 0.5), (0.45, 0.88)]
+SEVEN: list[Stroke] = [SEVEN_BAR + SEVEN_LEG[1:]]
+ZERO: list[Stroke] = [_ellipse(0.5, 0.5, 0.26, 0.38)]
+FOUR: list[Stroke] = [
+    [(0.32, 0.15), (0.28, 0.55), (0.78, 0.52)],
+    [(0.66, 0.2), (0.64, 0.88)],
+]
+DIGITS = {"1": ONE, "7": SEVEN, "0": ZERO, "4": FOUR}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[AppServer]:
+    """The real app with the model in artifacts/ (or MODEL_PATH), on a free port."""
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    app = AppServer(free_port(), OUTPUT_DIR / "browser-test-server.log")
+    app.start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Watch:
+    """Everything the page logs as an error and every URL it asks for."""
+
+    def __init__(self, page: Page, origin: str) -> None:
+        self.origin = origin
+        self.errors: list[str] = []
+        self.requests: list[Request] = []
+        self.failed: list[Request] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("request", lambda r: self.requests.append(r))
+        page.on("requestfailed", lambda r: self.failed.append(r))
+
+    def predictions(self) -> int:
+        """How many POST /predict requests the page has made so far."""
+        return sum(
+            1 for r in self.requests if r.method == "POST" and urlsplit(r.url).path == "/predict"
+        )
+
+    def assert_clean(self, allowed_errors: str | None = None) -> None:
+        """No console errors (except ones matching `allowed_errors`), no other hosts."""
+        errors = [e for e in self.errors if not (allowed_errors and re.search(allowed_errors, e))]
+        assert errors == [], f"console errors: {errors}"
+        foreign = [r.url for r in self.requests if not r.url.startswith(self.origin)]
+        assert foreign == [], f"requests to other hosts: {foreign}"
+
+
+def open_page(browser: Browser, server: AppServer, **context_options) -> tuple[Page, Watch]:
+    options = {"viewport": {"width": 1100, "height": 800}, "device_scale_factor": 2}
+    context = browser.new_context(**(options | context_options))
+    page = context.new_page()
+    watch = Watch(page, server.url.rstrip("/"))
+    page.goto(server.url)
+    expect(page.locator("#summary")).to_have_text("Draw a digit")
+    return page, watch
+
+
+@pytest.fixture
+def desktop(browser: Browser, server: AppServer) -> Iterator[tuple[Page, Watch]]:
+    """A desktop page; the test fails if it logged an error or reached another host."""
+    page, watch = open_page(browser, server)
+    yield page, watch
+    watch.assert_clean()
+    page.context.close()
+
+
+SETTLED = """() => new Promise(requestAnimationFrame).then(() =>
+  Promise.all(document.getAnimations().map(a => a.finished)))"""
+"""Resolves once the bars have finished moving to their new lengths."""
+
+
+def expect_answer(page: Page, digit: str) -> None:
+    """The big digit, an aria-live summary, ten bars led by that digit, and the 28x28 view."""
+    # Answers that came while drawing may already show the digit: wait for the final one.
+    expect(page.locator("#result")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#digit")).to_have_text(digit, timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#summary")).to_contain_text(digit)
+    expect(page.locator("#summary")).to_contain_text("%")
+    expect(page.locator("#bars .bar")).to_have_count(10)
+    bars = bar_values(page)
+    assert sorted(bars) == [str(d) for d in range(10)]
+    assert max(bars, key=bars.get) == digit
+    assert sum(bars.values()) == pytest.approx(1.0, abs=0.01)
+    top = page.locator(f'#bars .bar[data-digit="{digit}"]')
+    expect(top).to_have_class(re.compile(r"\btop\b"))
+    page.evaluate(SETTLED)
+    fill = top.locator(".bar-fill").bounding_box()
+    track = top.locator(".bar-track").bounding_box()
+    assert fill["width"] / track["width"] == pytest.approx(bars[digit], abs=0.03)
+    assert 20 < seen_bright_pixels(page) < 400, "the 28x28 view should show a digit"
+
+
+@pytest.mark.parametrize("digit", list(DIGITS))
+def test_digits_are_recognized_while_drawing_without_a_click(desktop, digit: str) -> None:
+    page, watch = desktop
+    draw_with_mouse(page, DIGITS[digit])
+    expect_answer(page, digit)
+    assert watch.predictions() >= 1
+    if digit == "7":
+        page.screenshot(path=str(OUTPUT_DIR / "drawn-page.png"), full_page=True)
+
+
+def test_strokes_are_smooth_sized_for_28x28_and_crisp_on_high_dpi(desktop) -> None:
+    page, _ = desktop
+    draw_with_mouse(page, [[(0.2, 0.5), (0.8, 0.5)]])
+    pad = read_pad(page, [(0.5, 0.5), (0.5, 0.5 + 1 / 30), (0.5, 0.5 + 1 / 20)])
+    assert pad["width"] == 2 * pad["cssWidth"], "backing store follows devicePixelRatio"
+    centre, inside, outside = pad["at"]
+    assert centre and inside and not outside, "ink width is about 1/13 of the pad's side"
+    assert pad["ink"] == pytest.approx(0.6 / 13, rel=0.2)
+
+
+def test_undo_and_clear_by_button_and_key(desktop) -> None:
+    page, watch = desktop
+    on_leg, on_bar = (0.55, 0.6), (0.3, 0.18)
+    draw_with_mouse(page, [SEVEN_LEG])
+    expect(page.locator("#digit")).to_have_text("1", timeout=ANSWER_TIMEOUT_MS)
+    draw_with_mouse(page, [SEVEN_BAR])
+    expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
+    assert read_pad(page, [on_leg, on_bar])["at"] == [True, True]
+
+    page.get_by_role("button", name="Undo").click()
+    assert read_pad(page, [on_leg, on_bar])["at"] == [True, False]
+    expect(page.locator("#digit")).to_have_text("1", timeout=ANSWER_TIMEOUT_MS)
+
+    page.keyboard.press("Control+z")
+    assert read_pad(page)["ink"] == 0
+    expect(page.locator("#summary")).to_have_text("Draw a digit")
+    expect(page.locator("#digit")).to_have_text("?")
+
+    draw_with_mouse(page, ONE)
+    expect(page.locator("#digit")).to_have_text("1", timeout=ANSWER_TIMEOUT_MS)
+    page.get_by_role("button", name="Clear").click()
+    assert read_pad(page)["ink"] == 0
+    expect(page.locator("#summary")).to_have_text("Draw a digit")
+    expect(page.locator("#bars .bar-value")).to_have_text(["\N{EN DASH}"] * 10)
+    assert seen_bright_pixels(page) == 0
+
+    draw_with_mouse(page, ZERO)
+    expect(page.locator("#digit")).to_have_text("0", timeout=ANSWER_TIMEOUT_MS)
+    page.keyboard.press("Escape")
+    assert read_pad(page)["ink"] == 0
+    expect(page.locator("#summary")).to_have_text("Draw a digit")
+
+    # A blank pad is never sent: Recognize and Enter just ask for a digit.
+    sent = watch.predictions()
+    page.get_by_role("button", name="Recognize").click()
+    page.locator("body").press("Enter")
+    expect(page.locator("#summary")).to_have_text("Draw a digit")
+    assert watch.predictions() == sent
+
+
+def test_recognize_button_and_enter_ask_again(desktop) -> None:
+    page, watch = desktop
+    draw_with_mouse(page, SEVEN)
+    expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#result")).to_have_attribute("aria-busy", "false")
+    sent = watch.predictions()
+    with page.expect_response("**/predict?include_input=true") as answer:
+        page.get_by_role("button", name="Recognize").click()
+    assert answer.value.ok
+    request = answer.value.request
+    assert request.headers["content-type"] == "image/png"
+    seen = answer.value.json()["input"]
+    assert len(seen) == 28 and all(len(row) == 28 for row in seen)
+    with page.expect_response("**/predict?include_input=true"):
+        page.locator("body").press("Enter")
+    assert watch.predictions() == sent + 2
+    expect(page.locator("#digit")).to_have_text("7")
+
+
+def test_an_older_answer_never_overwrites_a_newer_one(desktop) -> None:
+    page, watch = desktop
+    held = []
+
+    def hold_while_asked(route) -> None:
+        if held_mode:
+            held.append(route)
+        else:
+            route.continue_()
+
+    held_mode = True
+    page.route("**/predict*", hold_while_asked)
+    draw_with_mouse(page, [SEVEN_LEG])
+    page.wait_for_timeout(300)
+    assert held, "drawing should have asked for a prediction"
+    held_mode = False
+    draw_with_mouse(page, [SEVEN_BAR])
+    expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
+
+    # The page cancelled every older request; letting them through now changes nothing.
+    held_urls = {id(route.request) for route in held}
+    aborted = [r for r in watch.failed if id(r) in held_urls]
+    assert len(aborted) == len(held)
+    for route in held:
+        with contextlib.suppress(Exception):  # the request is already gone, which is the point
+            route.continue_()
+    page.wait_for_timeout(500)
+    expect(page.locator("#digit")).to_have_text("7")
+
+
+def test_low_confidence_says_so_and_suggests_what_helps(desktop) -> None:
+    page, _ = desktop
+    # How sure a model is about a scribble is the model's business; what the page does with
+    # an unsure answer is ours. So this one answer, shaped as the contract says, is given.
+    probabilities = {str(d): 0.02 for d in range(10)} | {"4": 0.45, "9": 0.39}
+    unsure = {"digit": 4, "confidence": 0.45, "probabilities": probabilities, "blank": False}
+    page.route("**/predict*", lambda route: route.fulfill(json=unsure))
+    draw_with_mouse(page, FOUR)
+    expect(page.locator("#summary")).to_have_text("Maybe 4? Only 45% sure.")
+    expect(page.locator("#advice")).to_be_visible()
+    expect(page.locator("#advice")).to_contain_text("could also be a 9")
+    expect(page.locator("#advice")).to_contain_text("large")
+    expect(page.locator("#result")).to_have_attribute("data-state", "unsure")
+
+
+def test_phone_touch_draws_without_scrolling(browser: Browser, server: AppServer) -> None:
+    page, watch = open_page(
+        browser,
+        server,
+        viewport={"width": 360, "height": 640},
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
+    )
+    layout = page.evaluate(
+        "() => ({scroll: document.documentElement.scrollHeight, inner: innerHeight,"
+        " wide: document.documentElement.scrollWidth, width: innerWidth})"
+    )
+    assert layout["scroll"] > layout["inner"], "the page must be scrollable for this to mean much"
+    assert layout["wide"] <= layout["width"], "nothing sticks out sideways"
+
+    cdp = page.context.new_cdp_session(page)
+    draw_with_finger(page, cdp, SEVEN[0])
+    expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
+    assert page.evaluate("scrollY") == 0
+    assert read_pad(page, [(0.5, 0.18)])["at"] == [True]
+    page.screenshot(path=str(OUTPUT_DIR / "drawn-phone.png"), full_page=True)
+
+    page.set_viewport_size({"width": 320, "height": 568})
+    narrow = page.evaluate(
+        "() => ({wide: document.documentElement.scrollWidth, width: innerWidth,"
+        " pad: document.getElementById('pad').getBoundingClientRect().width})"
+    )
+    assert narrow["wide"] <= narrow["width"]
+    assert narrow["pad"] >= 240, "the pad uses the width of a small phone"
+    watch.assert_clean()
+    page.context.close()
+
+
+def test_keyboard_focus_order_labels_and_live_region(desktop) -> None:
+    page, _ = desktop
+    names = []
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        names.append(page.evaluate("document.activeElement.textContent"))
+    assert names == ["Undo", "Clear", "Recognize"]
+    expect(page.locator("#summary")).to_have_attribute("aria-live", "polite")
+    expect(page.get_by_role("img", name=re.compile("Drawing pad"))).to_be_visible()
+    expect(page.locator("#pad")).to_have_css("touch-action", "none")
+
+
+def test_installable_manifest_and_icons(desktop, server: AppServer) -> None:
+    page, _ = desktop
+    href = page.locator('link[rel="manifest"]').get_attribute("href")
+    response = page.request.get(server.url + href)
+    assert response.ok
+    assert response.headers["content-type"].startswith("application/manifest+json")
+    manifest = json.loads(response.body())
+    assert manifest["display"] == "standalone"
+    assert manifest["theme_color"] == page.locator('meta[name="theme-color"]').get_attribute(
+        "content"
+    )
+    sizes = {icon["sizes"] for icon in manifest["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    for icon in manifest["icons"]:
+        got = page.request.get(server.url + icon["src"])
+        assert got.ok, icon["src"]
+        assert got.headers["content-type"] == icon["type"]
+
+
+def test_server_outage_is_reported_then_recovered(browser: Browser, server: AppServer) -> None:
+    page, watch = open_page(browser, server)
+    draw_with_mouse(page, [SEVEN_LEG])
+    expect(page.locator("#digit")).to_have_text("1", timeout=ANSWER_TIMEOUT_MS)
+    notice = page.locator("#notice")
+    expect(notice).to_be_hidden()
+
+    server.stop()
+    try:
+        draw_with_mouse(page, [SEVEN_BAR])
+        expect(notice).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+        expect(notice).to_contain_text("Can't reach the server")
+        assert read_pad(page, [(0.3, 0.18)])["at"] == [True], "the drawing is kept"
+    finally:
+        server.start()
+    # No click, no new stroke: the page notices the server is back and answers.
+    expect(notice).to_be_hidden(timeout=10_000)
+    expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
+    watch.assert_clean(allowed_errors=r"net::ERR_CONNECTION_REFUSED|503")
+    page.context.close()
