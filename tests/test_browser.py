@@ -288,6 +288,8 @@ def test_phone_touch_draws_without_scrolling(browser: Browser, server: AppServer
     expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
     assert page.evaluate("scrollY") == 0
     assert read_pad(page, [(0.5, 0.18)])["at"] == [True]
+    answer = page.locator("#digit").bounding_box()
+    assert answer["y"] + answer["height"] <= 640, "the answer shows without scrolling"
     page.screenshot(path=str(OUTPUT_DIR / "drawn-phone.png"), full_page=True)
 
     page.set_viewport_size({"width": 320, "height": 568})
