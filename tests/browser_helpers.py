@@ -166,3 +166,29 @@ def bar_values(page: Page) -> dict[str, float]:
     return page.eval_on_selector_all(
         "#bars .bar", "rows => Object.fromEntries(rows.map(r => [r.dataset.digit, +r.dataset.p]))"
     )
+
+
+_CONTRAST = """
+(selectors) => {
+  const rgba = (css) => css.match(/[\\d.]+/g).map(Number);
+  const channel = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+  const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c;
+    }
+    return [255, 255, 255];
+  };
+  return Object.fromEntries(selectors.map((selector) => {
+    const el = document.querySelector(selector);
+    const [a, b] = [luminance(rgba(getComputedStyle(el).color)), luminance(background(el))];
+    return [selector, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
+  }));
+}
+"""
+
+
+def contrast_ratios(page: Page, selectors: list[str]) -> dict[str, float]:
+    """WCAG contrast ratio of each element's text colour against its nearest background."""
+    return page.evaluate(_CONTRAST, selectors)

@@ -20,6 +20,7 @@ from browser_helpers import (
     AppServer,
     Stroke,
     bar_values,
+    contrast_ratios,
     draw_with_finger,
     draw_with_mouse,
     free_port,
@@ -313,6 +314,32 @@ def test_keyboard_focus_order_labels_and_live_region(desktop) -> None:
     expect(page.locator("#summary")).to_have_attribute("aria-live", "polite")
     expect(page.get_by_role("img", name=re.compile("Drawing pad"))).to_be_visible()
     expect(page.locator("#pad")).to_have_css("touch-action", "none")
+
+
+TEXT = [
+    "h1",
+    ".masthead p",
+    "#summary",
+    "#advice",
+    "#notice",
+    "#bars-caption",
+    ".bar-label",
+    ".bar-value",
+    ".hint",
+    "#undo",
+    "#recognize",
+    ".seen figcaption",
+    "#model-info",
+]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_meets_wcag_aa(desktop, scheme: str) -> None:
+    page, _ = desktop
+    page.emulate_media(color_scheme=scheme)
+    ratios = contrast_ratios(page, TEXT)
+    low = {selector: round(ratio, 2) for selector, ratio in ratios.items() if ratio < 4.5}
+    assert low == {}, f"text below 4.5:1 in the {scheme} scheme"
 
 
 def test_installable_manifest_and_icons(desktop, server: AppServer) -> None:
