@@ -3,19 +3,13 @@
 Kept out of test_browser.py so the tests there read as what the user does and sees.
 """
 
-import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 from playwright.sync_api import CDPSession, Page
 
-REPO = Path(__file__).resolve().parent.parent
-OUTPUT_DIR = REPO / "test-output"
+from bench.server import REPO_ROOT, start_server, stop_server, wait_ready
+
+OUTPUT_DIR = REPO_ROOT / "test-output"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,61 +26,28 @@ Stroke = list[tuple[float, float]]
 """A polyline in pad units: (0, 0) is the pad's top left corner, (1, 1) its bottom right."""
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class AppServer:
-    """`python -m serving` on 127.0.0.1 and a fixed port, so it can be stopped and restarted."""
+    """The real app on a fixed port, so a test can stop it and start it again on the same URL."""
 
-    def __init__(self, port: int, log_path: Path) -> None:
+    def __init__(self, port: int) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}/"
-        self._log_path = log_path
         self._process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start the app and return once /health/ready says it can predict."""
-        env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "LOG_LEVEL": "warning"}
-        log = self._log_path.open("ab")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "serving"], cwd=REPO, env=env, stdout=log, stderr=log
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"the app exited with {self._process.returncode}:\n"
-                    + self._log_path.read_text(errors="replace")[-2000:]
-                )
-            if self.is_ready():
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the app was not ready within {timeout} s; see {self._log_path}")
-
-    def is_ready(self) -> bool:
+    def start(self) -> None:
+        """Start `python -m serving` and return once it answers."""
+        self._process = start_server(self.port, LOG_LEVEL="warning")
         try:
-            with urllib.request.urlopen(self.url + "health/ready", timeout=1) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
+            wait_ready(self._process, self.port)
+        except (RuntimeError, TimeoutError):
+            self.stop()
+            raise
 
     def stop(self) -> None:
-        """Terminate the app and wait until the port is closed."""
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        self._process = None
+        """Terminate the app and wait until it has gone."""
+        if self._process is not None:
+            stop_server(self._process)
+            self._process = None
 
 
 def _to_page(page: Page, x: float, y: float) -> tuple[float, float]:

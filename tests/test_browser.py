@@ -23,11 +23,12 @@ from browser_helpers import (
     contrast_ratios,
     draw_with_finger,
     draw_with_mouse,
-    free_port,
     read_pad,
     seen_bright_pixels,
 )
 from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+
+from bench.server import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -58,7 +59,7 @@ DIGITS = {"1": ONE, "7": SEVEN, "0": ZERO, "4": FOUR}
 def server() -> Iterator[AppServer]:
     """The real app with the model in artifacts/ (or MODEL_PATH), on a free port."""
     OUTPUT_DIR.mkdir(exist_ok=True)
-    app = AppServer(free_port(), OUTPUT_DIR / "browser-test-server.log")
+    app = AppServer(free_port())
     app.start()
     yield app
     app.stop()
