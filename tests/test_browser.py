@@ -26,7 +26,7 @@ from browser_helpers import (
     read_pad,
     seen_bright_pixels,
 )
-from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, Request, expect, sync_playwright
 
 from bench.server import free_port
 
@@ -66,11 +66,16 @@ def server() -> Iterator[AppServer]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
 
 
 class Watch:
@@ -360,6 +365,23 @@ def test_installable_manifest_and_icons(desktop, server: AppServer) -> None:
         got = page.request.get(server.url + icon["src"])
         assert got.ok, icon["src"]
         assert got.headers["content-type"] == icon["type"]
+
+
+def test_chromium_finds_the_page_installable(playwright: Playwright, server, tmp_path) -> None:
+    # Playwright's usual contexts are incognito, where nothing installs: use a real profile.
+    context = playwright.chromium.launch_persistent_context(
+        tmp_path, executable_path=CHROMIUM, args=CHROMIUM_ARGS
+    )
+    try:
+        page = context.new_page()
+        page.goto(server.url)
+        cdp = context.new_cdp_session(page)
+        manifest = cdp.send("Page.getAppManifest")
+        assert manifest["errors"] == []
+        assert manifest["url"] == server.url + "manifest.webmanifest"
+        assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+    finally:
+        context.close()
 
 
 def test_server_outage_is_reported_then_recovered(browser: Browser, server: AppServer) -> None:
