@@ -20,7 +20,7 @@ SECONDS=0
 case "$(container_engine)" in
 docker)
     echo "building $IMAGE with docker"
-    DOCKER_BUILDKIT=1 docker build "${secret[@]}" --tag "$IMAGE" .
+    DOCKER_BUILDKIT=1 docker build ${secret[@]+"${secret[@]}"} --tag "$IMAGE" .
     ;;
 podman)
     if ! podman image exists "$BASE_IMAGE"; then
@@ -35,7 +35,7 @@ podman)
     # chroot isolation and the host network: builds work inside an unprivileged container too.
     # Docker image format, because the OCI format has no HEALTHCHECK.
     podman build --isolation chroot --network host --format docker \
-        "${secret[@]}" --tag "$IMAGE" .
+        ${secret[@]+"${secret[@]}"} --tag "$IMAGE" .
     ;;
 *)
     echo "error: neither a working docker engine nor podman is available" >&2

@@ -12,4 +12,5 @@ container_engine() {
 
 # Arguments for `podman run` that also work inside an unprivileged container (CI, this
 # sandbox): runc, and limits no higher than the outer container allows.
+# shellcheck disable=SC2034  # read by the scripts that source this file
 PODMAN_RUN_ARGS=(--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)

@@ -27,7 +27,7 @@ run_args=()
 
 trap '$engine rm --force "$NAME" >/dev/null 2>&1 || true' EXIT
 started="$(python3 -c 'import time; print(time.time())')"
-"$engine" run --detach --name "$NAME" "${run_args[@]}" --publish "127.0.0.1:$PORT:8000" \
+"$engine" run --detach --name "$NAME" ${run_args[@]+"${run_args[@]}"} --publish "127.0.0.1:$PORT:8000" \
     "$IMAGE" >/dev/null
 if ! python3 deploy/image_probe.py --url "http://127.0.0.1:$PORT" --started "$started" \
     --png "$FIXTURE" --expect "$EXPECT" --max-ready "$MAX_READY_S"; then
