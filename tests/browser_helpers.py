@@ -87,6 +87,27 @@ def draw_with_finger(page: Page, cdp: CDPSession, stroke: Stroke, steps: int = 1
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
+def draw_with_pen(page: Page, cdp: CDPSession, stroke: Stroke, steps: int = 10) -> None:
+    """One pen stroke (pointerType "pen", with pressure), as a stylus on a tablet sends it."""
+
+    def pen(kind: str, x: float, y: float, buttons: int) -> None:
+        px, py = _to_page(page, x, y)
+        event = {"type": kind, "x": px, "y": py, "pointerType": "pen", "force": 0.5}
+        if kind != "mouseMoved":
+            event |= {"button": "left", "clickCount": 1}
+        cdp.send("Input.dispatchMouseEvent", event | {"buttons": buttons})
+
+    pen("mousePressed", *stroke[0], 1)
+    previous = stroke[0]
+    for point in stroke[1:]:
+        for i in range(1, steps + 1):
+            t = i / steps
+            x = previous[0] + (point[0] - previous[0]) * t
+            pen("mouseMoved", x, previous[1] + (point[1] - previous[1]) * t, 1)
+        previous = point
+    pen("mouseReleased", *previous, 0)
+
+
 _READ_PAD = """
 (points) => {
   const pad = document.getElementById("pad");

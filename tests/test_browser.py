@@ -23,6 +23,7 @@ from browser_helpers import (
     contrast_ratios,
     draw_with_finger,
     draw_with_mouse,
+    draw_with_pen,
     read_pad,
     seen_bright_pixels,
 )
@@ -168,6 +169,22 @@ def test_strokes_are_smooth_sized_for_28x28_and_crisp_on_high_dpi(desktop) -> No
     centre, inside, outside = pad["at"]
     assert centre and inside and not outside, "ink width is about 1/13 of the pad's side"
     assert pad["ink"] == pytest.approx(0.6 / 13, rel=0.2)
+
+
+def test_a_pen_draws_too(desktop) -> None:
+    page, _ = desktop
+    kinds = page.evaluate_handle(
+        """() => {
+          const kinds = [];
+          const pad = document.getElementById("pad");
+          pad.addEventListener("pointerdown", (e) => kinds.push(e.pointerType));
+          return kinds;
+        }"""
+    )
+    draw_with_pen(page, page.context.new_cdp_session(page), ONE[0])
+    expect(page.locator("#digit")).to_have_text("1", timeout=ANSWER_TIMEOUT_MS)
+    assert kinds.json_value() == ["pen"]
+    assert read_pad(page, [(0.51, 0.5)])["at"] == [True]
 
 
 def test_undo_and_clear_by_button_and_key(desktop) -> None:
