@@ -27,7 +27,15 @@ from browser_helpers import (
     read_pad,
     seen_bright_pixels,
 )
-from playwright.sync_api import Browser, Page, Playwright, Request, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    JSHandle,
+    Page,
+    Playwright,
+    Request,
+    expect,
+    sync_playwright,
+)
 
 from bench.server import free_port
 
@@ -130,6 +138,18 @@ SETTLED = """() => new Promise(requestAnimationFrame).then(() =>
 """Resolves once the bars have finished moving to their new lengths."""
 
 
+def record_pointer_types(page: Page) -> JSHandle:
+    """A live list of the pointerType of every pointerdown on the pad."""
+    return page.evaluate_handle(
+        """() => {
+          const kinds = [];
+          const pad = document.getElementById("pad");
+          pad.addEventListener("pointerdown", (e) => kinds.push(e.pointerType));
+          return kinds;
+        }"""
+    )
+
+
 def expect_answer(page: Page, digit: str) -> None:
     """The big digit, an aria-live summary, ten bars led by that digit, and the 28x28 view."""
     # Answers that came while drawing may already show the digit: wait for the final one.
@@ -173,14 +193,7 @@ def test_strokes_are_smooth_sized_for_28x28_and_crisp_on_high_dpi(desktop) -> No
 
 def test_a_pen_draws_too(desktop) -> None:
     page, _ = desktop
-    kinds = page.evaluate_handle(
-        """() => {
-          const kinds = [];
-          const pad = document.getElementById("pad");
-          pad.addEventListener("pointerdown", (e) => kinds.push(e.pointerType));
-          return kinds;
-        }"""
-    )
+    kinds = record_pointer_types(page)
     draw_with_pen(page, page.context.new_cdp_session(page), ONE[0])
     expect(page.locator("#digit")).to_have_text("1", timeout=ANSWER_TIMEOUT_MS)
     assert kinds.json_value() == ["pen"]
@@ -307,9 +320,10 @@ def test_phone_touch_draws_without_scrolling(browser: Browser, server: AppServer
     assert layout["scroll"] > layout["inner"], "the page must be scrollable for this to mean much"
     assert layout["wide"] <= layout["width"], "nothing sticks out sideways"
 
-    cdp = page.context.new_cdp_session(page)
-    draw_with_finger(page, cdp, SEVEN[0])
+    kinds = record_pointer_types(page)
+    draw_with_finger(page, page.context.new_cdp_session(page), SEVEN[0])
     expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
+    assert kinds.json_value() == ["touch"]
     assert page.evaluate("scrollY") == 0
     assert read_pad(page, [(0.5, 0.18)])["at"] == [True]
     answer = page.locator("#digit").bounding_box()
