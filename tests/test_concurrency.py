@@ -1,6 +1,9 @@
 """Dozens of simultaneous requests to a real server process, all answered correctly."""
 
 import base64
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -53,3 +56,30 @@ def test_the_server_honours_port_and_answers_health(server_url):
     assert response.status_code == 200
     assert response.json()["model_loaded"] is True
     assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_a_taken_port_stops_start_up_with_a_clear_message(server_url):
+    port = server_url.rsplit(":", 1)[1]
+    env = {**os.environ, "PORT": port, "HOST": "127.0.0.1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "serving"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 3
+    assert "address already in use" in result.stderr
+
+
+def test_several_workers_answer_keep_alive_requests_without_delay(settings):
+    """uvicorn's own multi-worker listener leaves Nagle on: 40 ms per request (#3149)."""
+    port = free_port()
+    process = start_server(port, WORKERS="2", LOG_LEVEL="warning")
+    try:
+        wait_ready(process, port)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as keep_alive:
+            times = []
+            for _ in range(15):
+                response = keep_alive.get("/health/live")
+                assert response.status_code == 200
+                times.append(response.elapsed.total_seconds())
+    finally:
+        stop_server(process)
+    assert sorted(times)[len(times) // 2] < 0.02, times
