@@ -19,6 +19,9 @@ FIXTURE=tests/fixtures/image_test_canvas_3.png
 EXPECT=3
 NAME="number-visualizer-image-test-$$"
 
+[[ -s artifacts/digit_cnn.onnx ]] ||
+    { echo "error: no artifacts/digit_cnn.onnx to put in the image; run make train-export" >&2; exit 1; }
+
 SECONDS=0
 bash deploy/build-image.sh
 engine="$(container_engine)"
@@ -27,8 +30,8 @@ run_args=()
 
 trap '$engine rm --force "$NAME" >/dev/null 2>&1 || true' EXIT
 started="$(python3 -c 'import time; print(time.time())')"
-"$engine" run --detach --name "$NAME" ${run_args[@]+"${run_args[@]}"} --publish "127.0.0.1:$PORT:8000" \
-    "$IMAGE" >/dev/null
+"$engine" run --detach --name "$NAME" ${run_args[@]+"${run_args[@]}"} \
+    --publish "127.0.0.1:$PORT:8000" "$IMAGE" >/dev/null
 if ! python3 deploy/image_probe.py --url "http://127.0.0.1:$PORT" --started "$started" \
     --png "$FIXTURE" --expect "$EXPECT" --max-ready "$MAX_READY_S"; then
     echo "--- container logs ---" >&2
