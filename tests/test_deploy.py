@@ -176,6 +176,17 @@ def test_probe_paths_answer_200_on_the_running_app(client):
         assert client.get(path).status_code == 200, path
 
 
+def test_image_test_fixture_is_recognised_by_the_committed_model(client):
+    """`make image-test` expects this digit; a new model must still read it, or the fixture
+    (or EXPECT) must change with it."""
+    script = (ROOT / "deploy" / "image-test.sh").read_text()
+    fixture = re.search(r"^FIXTURE=(\S+)$", script, re.MULTILINE).group(1)
+    expect = int(re.search(r"^EXPECT=(\d)$", script, re.MULTILINE).group(1))
+    png = (ROOT / fixture).read_bytes()
+    answer = client.post("/predict", content=png, headers={"Content-Type": "image/png"}).json()
+    assert answer["digit"] == expect, answer
+
+
 def test_container_is_locked_down_and_sized():
     container = server_container()
     security = container["securityContext"]
