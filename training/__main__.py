@@ -1,6 +1,7 @@
 """Command line: `python -m training run ...` and `python -m training evaluate ...`."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     from training.pipeline import reevaluate, run  # after parsing, so --help is instant
 
     try:

@@ -27,13 +27,14 @@ def test_split(data: Mnist, quick: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(config: TrainConfig, data_path: str | None, out_dir: Path) -> dict:
+    started = time.perf_counter()
+    data = load(data_path)  # before TensorFlow loads: bad data fails in a blink
+
     # TensorFlow loads only here, so `evaluate` and the tests of the rest stay light.
     from training.export import check_parity, to_onnx
     from training.plots import plot_confusion, plot_history
     from training.train import scaled, train
 
-    started = time.perf_counter()
-    data = load(data_path)
     result = train(data, config)
 
     created = dt.datetime.now(dt.timezone.utc)
