@@ -134,7 +134,8 @@ def markdown(results: dict) -> str:
     m = results["machine"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
-        f"onnxruntime {m['onnxruntime']}, load average at start {m['load_average_at_start'][0]}",
+        f"onnxruntime {m['onnxruntime']}; 1-minute load average {m['load_average_at_start'][0]} "
+        f"at the start and {m['load_average_at_end'][0]} at the end",
         "",
         "| Measure | Figure | Target |",
         "|---|---|---|",
@@ -188,6 +189,7 @@ def main() -> None:
     if not args.skip_install:
         print("serve-only venv ...", file=sys.stderr)
         results["install"] = install_size(timeout=600)
+    results["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(markdown(results))
