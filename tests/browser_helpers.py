@@ -56,9 +56,14 @@ def _to_page(page: Page, x: float, y: float) -> tuple[float, float]:
     return box["x"] + x * box["width"], box["y"] + y * box["height"]
 
 
-def draw_with_mouse(page: Page, strokes: list[Stroke], steps: int = 10) -> None:
-    """Press, drag through every point of each stroke (in `steps` moves per segment), release."""
+MOVES_PER_STROKE = 40
+"""Mouse moves per stroke: plenty of samples for a smooth line, few enough to stay fast."""
+
+
+def draw_with_mouse(page: Page, strokes: list[Stroke]) -> None:
+    """Press, drag through every point of each stroke in small moves, release."""
     for stroke in strokes:
+        steps = max(2, MOVES_PER_STROKE // max(1, len(stroke) - 1))
         page.mouse.move(*_to_page(page, *stroke[0]))
         page.mouse.down()
         for point in stroke[1:]:

@@ -157,6 +157,9 @@ def expect_answer(page: Page, digit: str) -> None:
     expect(page.locator("#digit")).to_have_text(digit, timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#summary")).to_contain_text(digit)
     expect(page.locator("#summary")).to_contain_text("%")
+    # A clean digit is a confident answer: no "unsure" advice.
+    expect(page.locator("#result")).to_have_attribute("data-state", "sure")
+    expect(page.locator("#advice")).to_be_hidden()
     expect(page.locator("#bars .bar")).to_have_count(10)
     bars = bar_values(page)
     assert sorted(bars) == [str(d) for d in range(10)]
