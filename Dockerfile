@@ -14,7 +14,8 @@ RUN --mount=type=secret,id=pip_cert \
     python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['serve']; print(*deps, sep='\n')" > requirements-serve.txt \
     && python -m venv /opt/venv \
     && if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
-    && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r requirements-serve.txt \
+    && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --progress-bar off \
+        -r requirements-serve.txt \
     && /opt/venv/bin/pip uninstall --yes --disable-pip-version-check pip setuptools \
     # Nothing at run time imports test suites or onnxruntime's offline model tooling.
     && find /opt/venv -depth -type d -name tests -exec rm -rf {} + \
