@@ -11,6 +11,9 @@ container_engine() {
 }
 
 # Arguments for `podman run` that also work inside an unprivileged container (CI, this
-# sandbox): runc, and limits no higher than the outer container allows.
+# sandbox): limits no higher than the outer container allows, and runc where it is installed.
 # shellcheck disable=SC2034  # read by the scripts that source this file
-PODMAN_RUN_ARGS=(--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+PODMAN_RUN_ARGS=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+if command -v runc >/dev/null || [[ -x /usr/sbin/runc ]]; then
+    PODMAN_RUN_ARGS=(--runtime runc "${PODMAN_RUN_ARGS[@]}")
+fi
