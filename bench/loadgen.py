@@ -58,15 +58,29 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
+async def _connect(port: int, concurrency: int) -> list[tuple]:
+    """Open the connections one by one, before the clock starts.
+
+    With several workers, each keep-alive connection stays with the worker that
+    accepted it; spacing the connects out gives the others a chance to accept some
+    (it helps, but the kernel still decides, so worker balance varies run to run).
+    """
+    connections = []
+    for _ in range(concurrency):
+        connections.append(await asyncio.open_connection("127.0.0.1", port))
+        await asyncio.sleep(0.005)
+    return connections
+
+
 async def _connection(
-    port: int,
+    streams: tuple,
     requests: list[bytes],
     offset: int,
     deadline: float,
     budget: list[int],
     result: LoadResult,
 ) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    reader, writer = streams
     index = offset
     try:
         while budget[0] > 0 and time.perf_counter() < deadline:
@@ -89,10 +103,14 @@ async def _run(
 ) -> LoadResult:
     result = LoadResult()
     budget = [count]
+    connections = await _connect(port, concurrency)
     start = time.perf_counter()
     deadline = start + seconds
     await asyncio.gather(
-        *(_connection(port, requests, i * 7, deadline, budget, result) for i in range(concurrency))
+        *(
+            _connection(streams, requests, i * 7, deadline, budget, result)
+            for i, streams in enumerate(connections)
+        )
     )
     result.seconds = time.perf_counter() - start
     return result
