@@ -9,6 +9,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 
@@ -65,6 +66,8 @@ def parse_json(body: bytes, max_batch: int) -> PredictionRequest:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON ({exc})") from exc
+    except RecursionError as exc:  # [[[[... a few thousand deep exhausts the parser's stack
+        raise BadRequest("the JSON is nested too deeply") from exc
     if not isinstance(document, dict):
         raise BadRequest('the JSON body must be an object such as {"image": "<base64 PNG>"}')
     include_input = document.get("include_input", False)
@@ -110,16 +113,31 @@ def parse_multipart(body: bytes, content_type: str) -> bytes:
     MAX_BODY_BYTES, and spares the service a dependency.
     """
     header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = BytesParser(policy=HTTP).parsebytes(header + body)
+    try:
+        payload = _multipart_field(BytesParser(policy=HTTP).parsebytes(header + body), "image")
+    except BadRequest:
+        raise
+    except (RecursionError, ValueError, LookupError) as exc:  # parts nested thousands deep
+        raise BadRequest(
+            "the multipart body cannot be parsed; send one file field 'image'"
+        ) from exc
+    if payload is None:
+        raise BadRequest(
+            "the multipart form has no field named 'image'; upload the file as 'image'"
+        )
+    if not payload:
+        raise BadRequest("the multipart field 'image' is empty")
+    return payload
+
+
+def _multipart_field(message: Message, name: str) -> bytes | None:
+    """The decoded content of the form field `name`, or None if there is none."""
     if not message.is_multipart():
         raise BadRequest("the multipart body has no parts; check the boundary")
     for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") == "image":
-            payload = part.get_payload(decode=True)
-            if not payload:
-                raise BadRequest("the multipart field 'image' is empty")
-            return payload
-    raise BadRequest("the multipart form has no field named 'image'; upload the file as 'image'")
+        if part.get_param("name", header="content-disposition") == name:
+            return part.get_payload(decode=True) or b""
+    return None
 
 
 def prepare(images: list[bytes], max_pixels: int) -> list[np.ndarray | None]:

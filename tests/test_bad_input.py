@@ -60,8 +60,16 @@ def multipart(field: str, content: bytes) -> tuple[bytes, dict]:
     return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 
+def nested_multipart(depth: int) -> tuple[bytes, dict]:
+    parts = (
+        f"--b{i}\r\nContent-Type: multipart/mixed; boundary=b{i + 1}\r\n\r\n" for i in range(depth)
+    )
+    return "".join(parts).encode(), {"Content-Type": "multipart/form-data; boundary=b0"}
+
+
 BAD_REQUESTS = {
     "malformed JSON": (b'{"image": ', JSON, 400, "not valid JSON"),
+    "deeply nested JSON": (b"[" * 100_000, JSON, 400, "nested too deeply"),
     "JSON that is not an object": (b'["a"]', JSON, 400, "must be an object"),
     "JSON without image": (b'{"picture": "x"}', JSON, 400, '"image" field'),
     "image is a number": (b'{"image": 7}', JSON, 400, "must be a string"),
@@ -85,6 +93,13 @@ BAD_REQUESTS = {
     "no content type": (b"hello", {}, 415, "Content-Type"),
     "SVG is not accepted": (b"<svg/>", {"Content-Type": "image/svg+xml"}, 415, "Content-Type"),
     "multipart without image field": (*multipart("file", small_png()), 400, "'image'"),
+    "multipart without parts": (
+        b"hello",
+        {"Content-Type": "multipart/form-data; boundary=zz"},
+        400,
+        "no parts",
+    ),
+    "multipart nested 3,000 deep": (*nested_multipart(3000), 400, "cannot be parsed"),
     "multipart with empty image": (*multipart("image", b""), 400, "empty"),
     "image with too many pixels": (bomb_png(3000), PNG, 413, "pixels"),
     "decompression bomb": (bomb_png(20_000, full=False), PNG, 413, "pixels"),
