@@ -201,3 +201,18 @@ def test_cors_is_off_by_default_and_on_when_configured(client, settings):
         other = cors_client.get("/health", headers={"Origin": "https://evil.example"})
     assert response.headers["access-control-allow-origin"] == "https://example.org"
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_large_palette_and_one_bit_images(client, canvases):
+    """Pillow cannot box-reduce these modes; a 1200x1200 upload must still be read."""
+    png = canvases[0][5]
+    expected = client.post("/predict", content=png, headers={"Content-Type": "image/png"}).json()
+    big = Image.open(io.BytesIO(png)).convert("L").resize((1200, 1200))
+    for mode in ("P", "1"):
+        buffer = io.BytesIO()
+        big.convert(mode).save(buffer, format="PNG")
+        response = client.post(
+            "/predict", content=buffer.getvalue(), headers={"Content-Type": "image/png"}
+        )
+        assert response.status_code == 200, (mode, response.text)
+        assert response.json()["digit"] == expected["digit"], mode
