@@ -25,7 +25,6 @@ IMAGE_TYPES = frozenset(
     ("image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif", "image/bmp")
 )
 
-UNREDUCIBLE_MODES = frozenset(("P", "1", "I;16", "I;16B", "I;16L", "I;16N"))
 
 
 class BadRequest(ValueError):
@@ -147,28 +146,12 @@ def prepare(images: list[bytes], max_pixels: int) -> list[np.ndarray | None]:
     prepared = []
     for index, data in enumerate(images):
         try:
-            prepared.append(canvas_to_input(simplify_mode(decode_image(data, max_pixels))))
+            prepared.append(canvas_to_input(decode_image(data, max_pixels)))
         except ImageError as exc:
             if len(images) > 1:
                 exc.args = (f"images[{index}]: {exc}",)
             raise
     return prepared
-
-
-def simplify_mode(image: Image.Image) -> Image.Image:
-    """The image in the mode preprocessing would convert it to anyway, where that helps.
-
-    A fully opaque RGBA image (every browser canvas) needs no compositing: going
-    straight to greyscale gives the same input and saves two thirds of the
-    preprocessing time. Palette, 1-bit and 16-bit images are converted up front
-    because Pillow cannot box-reduce them, which preprocessing does to large images.
-    Tests check that the model's input is the same either way.
-    """
-    if image.mode == "RGBA" and image.getchannel("A").getextrema()[0] == 255:
-        return image.convert("L")
-    if image.mode in UNREDUCIBLE_MODES:
-        return image.convert("RGBA" if "transparency" in image.info else "L")
-    return image
 
 
 def predict(request: PredictionRequest, model: DigitModel, max_pixels: int) -> list[dict]:

@@ -57,7 +57,7 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
         )
     try:
         image.load()
-    except Exception as exc:  # noqa: BLE001 - a hostile file can make any decoder raise anything
+    except Exception as exc:  # a hostile file can make any decoder raise anything
         raise ImageError("the image data is truncated or corrupt") from exc
     return image
 
@@ -68,18 +68,28 @@ def ink_image(image: Image.Image) -> np.ndarray:
     Transparent pixels are laid on a background that contrasts with the ink, so a
     canvas exported without a fill works for black and for white strokes.
     """
+    transparent = _has_transparency(image)
+    # One mode from here on: Pillow cannot box-reduce palette, 1-bit or 16-bit images.
+    image = image.convert("RGBA" if transparent else "L")
     if max(image.size) > WORKING_SIDE:
         image = image.reduce(max(image.size) // WORKING_SIDE)
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        image = _flatten_alpha(image.convert("RGBA"))
-    grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    if transparent:
+        image = _flatten_alpha(image).convert("L")
+    grey = np.asarray(image)
     border = np.concatenate((grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]))
-    background = float(np.median(border))
-    if background > 0.5:  # dark ink on light paper
-        grey = 1.0 - grey
-        background = 1.0 - background
-    ink = (grey - background) / max(1.0 - background, 1e-6)
+    if np.median(border) > 127:  # dark ink on light paper
+        grey = 255 - grey  # in integers, so both polarities give bit-identical ink
+        border = 255 - border
+    background = float(np.median(border)) / 255.0
+    ink = (grey.astype(np.float32) / 255.0 - background) / max(1.0 - background, 1e-6)
     return np.clip(ink, 0.0, 1.0, out=ink)
+
+
+def _has_transparency(image: Image.Image) -> bool:
+    """Whether any pixel can be see-through; an opaque RGBA canvas is just a grey picture."""
+    if image.mode == "RGBA":
+        return image.getchannel("A").getextrema()[0] < 255
+    return image.mode in ("LA", "PA") or "transparency" in image.info
 
 
 def _flatten_alpha(rgba: Image.Image) -> Image.Image:

@@ -6,7 +6,6 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bench.digits import CANVAS_SIDE, load_sample, place_digit
-from serving.predictions import simplify_mode
 from serving.preprocess import canvas_to_input
 
 DIGITS, LABELS = load_sample()
@@ -66,7 +65,7 @@ def test_every_image_mode_gives_the_same_input(index):
     transparent = Image.merge(
         "RGBA", (*grey.convert("RGB").split(), Image.eval(grey, lambda v: 255 - v))
     )
-    for image in (grey.convert("RGB"), opaque, grey.convert("P"), simplify_mode(opaque)):
+    for image in (grey.convert("RGB"), opaque, grey.convert("P")):
         np.testing.assert_allclose(canvas_to_input(image), expected, atol=1e-5, err_msg=image.mode)
     # Strokes on a transparent canvas (exported without a fill): the ink is all in the alpha.
     assert shift_tolerant_difference(canvas_to_input(transparent), expected) < 0.08
@@ -112,15 +111,13 @@ def test_fully_transparent_canvas_is_blank():
 
 
 @settings(max_examples=20, deadline=None)
-@given(
-    index=digit_index, mode=st.sampled_from(["RGBA", "P", "1", "I;16"]), transparent=st.booleans()
-)
-def test_simplify_mode_keeps_the_input_the_same(index, mode, transparent):
-    """The server's shortcut before preprocessing must not change what the model sees."""
-    paper = Image.eval(placed(index), lambda v: 255 - v)
+@given(index=digit_index, mode=st.sampled_from(["P", "1", "I;16"]), transparent=st.booleans())
+def test_large_images_in_any_mode_give_the_same_input(index, mode, transparent):
+    """Big pictures are box-reduced first, which Pillow cannot do in every mode."""
+    paper = Image.eval(placed(index), lambda v: 255 - v).resize((1120, 1120))
     image = paper.convert(mode)
     if transparent and mode == "P":
-        image.info["transparency"] = image.getpixel((0, 0))
+        image.info["transparency"] = 7  # a colour the picture does not use
     np.testing.assert_allclose(
-        canvas_to_input(simplify_mode(image)), canvas_to_input(image), atol=1e-6
+        canvas_to_input(image), canvas_to_input(image.convert("L")), atol=2e-2
     )
