@@ -14,7 +14,6 @@ from email.parser import BytesParser
 from email.policy import HTTP
 
 import numpy as np
-from PIL import Image
 
 from serving.contract import CLASS_NAMES, IMAGE_SIZE
 from serving.model import DigitModel
@@ -24,7 +23,6 @@ BLANK_MESSAGE = "No ink found: draw a digit."
 IMAGE_TYPES = frozenset(
     ("image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif", "image/bmp")
 )
-
 
 
 class BadRequest(ValueError):
