@@ -8,9 +8,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from serving.contract import IMAGE_SIZE, INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
+from serving.model import CARD_NAME as CARD_FILE  # the server looks for the card by this name
 
 MODEL_FILE = "digit_cnn.onnx"
-CARD_FILE = "model_card.json"
 TRACKED_PACKAGES = ("tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime", "numpy", "pillow")
 
 

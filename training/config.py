@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 15
+    epochs: int = 13
     batch_size: int = 128
     learning_rate: float = 2e-3
     label_smoothing: float = 0.05
     validation_size: int = 5_000
-    early_stopping_patience: int = 4
+    early_stopping_patience: int = 3
     seed: int = 1234
     # Stroke-drawn digits (including the variants MNIST lacks) mixed into training.
     synthetic_per_class: int = 2_000

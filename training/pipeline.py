@@ -74,7 +74,7 @@ def run(config: TrainConfig, data_path: str | None, out_dir: Path) -> dict:
             "config": config.as_dict(),
             "epochs_run": len(result.history["loss"]),
             "best_epoch": result.best_epoch,
-            "best_val_accuracy": max(result.history["val_accuracy"]),
+            "best_val_accuracy": result.history["val_accuracy"][result.best_epoch - 1],
             "train_seconds": round(result.seconds, 1),
             "total_seconds": round(time.perf_counter() - started, 1),
             "history": result.history,

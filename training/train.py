@@ -82,8 +82,10 @@ def train(data: Mnist, config: TrainConfig) -> TrainResult:
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )
+    # Validation loss, not accuracy: on 5,000 images accuracy moves in steps of 0.02% and
+    # its noise stopped runs before the cosine schedule had annealed the learning rate.
     early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy",
+        monitor="val_loss",
         patience=config.early_stopping_patience,
         restore_best_weights=True,
         verbose=1,
@@ -97,8 +99,9 @@ def train(data: Mnist, config: TrainConfig) -> TrainResult:
         # A live bar in a terminal, one line per epoch in a log.
         verbose=1 if sys.stdout.isatty() else 2,
     ).history
-    best_epoch = int(np.argmax(history["val_accuracy"])) + 1
-    print(f"best epoch {best_epoch}: validation accuracy {max(history['val_accuracy']):.4f}")
+    best_epoch = int(np.argmin(history["val_loss"])) + 1
+    best_accuracy = history["val_accuracy"][best_epoch - 1]
+    print(f"best epoch {best_epoch}: validation accuracy {best_accuracy:.4f}")
     return TrainResult(
         model=model,
         history={k: [float(v) for v in vs] for k, vs in history.items()},
