@@ -1,8 +1,9 @@
 """Real MNIST digits drawn the way the web page sends them: 280x280 canvas PNGs.
 
 The page paints black ink on a white, opaque 280x280 canvas and posts it as an
-RGBA PNG. Blowing a 28x28 MNIST digit up to a random size and place on such a
-canvas gives requests of the same size, format and statistics, with a known label.
+RGBA PNG. Each MNIST digit is drawn on such a canvas at a random size and place,
+with a thinner or thicker pen (training.evaluate.draw_on_canvas), which gives
+requests of the same size, format and statistics as the page's, with a known label.
 Tests use it too, so the API is exercised with realistic images everywhere.
 """
 
@@ -12,7 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-CANVAS_SIDE = 280
+from training.evaluate import CANVAS_SIZE as CANVAS_SIDE
+from training.evaluate import draw_on_canvas as draw_mnist_on_canvas
+
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mnist_sample.npz"
 
 
@@ -31,11 +34,12 @@ def place_digit(digit: np.ndarray, side: int, left: int, top: int) -> Image.Imag
 
 
 def draw_on_canvas(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
-    """A 28x28 MNIST digit as black ink at a random size and place on a white RGBA canvas."""
-    side = int(rng.integers(140, CANVAS_SIDE + 1))  # the 28x28 field: the ink is ~100-200 px
-    left, top = (int(v) for v in rng.integers(0, CANVAS_SIDE - side + 1, size=2))
-    paper = Image.eval(place_digit(digit, side, left, top), lambda v: 255 - v)
-    return Image.merge("RGBA", (paper, paper, paper, Image.new("L", paper.size, 255)))
+    """A 28x28 MNIST digit as the page sends it: black ink on an opaque white RGBA canvas.
+
+    The drawing itself (random size, place and pen width) is the one behind the model
+    card's canvas accuracy, so benchmarks and tests send what that figure measured.
+    """
+    return draw_mnist_on_canvas(digit, rng).convert("RGBA")
 
 
 def to_png(image: Image.Image) -> bytes:
