@@ -170,7 +170,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         else []
     )
     middleware = [
-        Middleware(RequestLogMiddleware, metrics=request_metrics),
+        Middleware(
+            RequestLogMiddleware,
+            metrics=request_metrics,
+            routes=frozenset({"/", *(route.path for route in API_ROUTES)}),
+        ),
         Middleware(SecurityHeadersMiddleware),
         *cors,
         Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),

@@ -25,12 +25,6 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 
-KNOWN_ROUTES = frozenset(
-    ("/", "/predict", "/health", "/health/live", "/health/ready", "/metrics", "/openapi.json")
-)
-"""Metric labels: these paths as themselves, everything else as "static", so a client
-requesting random URLs cannot grow the metrics without bound."""
-
 
 class BodyTooLarge(Exception):
     """Raised inside the app when a streamed body passes the limit."""
@@ -120,11 +114,16 @@ class SecurityHeadersMiddleware:
 
 
 class RequestLogMiddleware:
-    """Time each request, count it in the metrics, and log it as one JSON line."""
+    """Time each request, count it in the metrics, and log it as one JSON line.
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    Metrics label the app's own routes by path and everything else as "static", so a
+    client requesting random URLs cannot grow the metrics without bound.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: frozenset[str]) -> None:
         self.app = app
         self.metrics = metrics
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -144,9 +143,7 @@ class RequestLogMiddleware:
         finally:
             seconds = time.perf_counter() - start
             path = scope["path"]
-            self.metrics.observe_request(
-                path if path in KNOWN_ROUTES else "static", status, seconds
-            )
+            self.metrics.observe_request(path if path in self.routes else "static", status, seconds)
             if logger.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 logger.info(
