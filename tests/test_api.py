@@ -158,6 +158,7 @@ def test_metrics_count_requests_latency_and_digits(settings, canvases):
     assert 'http_request_duration_seconds_bucket{route="/predict",le="+Inf"} 5' in text
     for digit in set(digits):
         assert f'predictions_total{{digit="{digit}"}} {digits.count(digit)}' in text
+    assert 'predictions_total{digit="blank"} 1' in text
 
 
 def test_metrics_label_unknown_paths_as_static(settings):
@@ -170,7 +171,6 @@ def test_metrics_label_unknown_paths_as_static(settings):
     assert 'http_requests_total{route="static",status="404"} 3' in text
     assert 'http_requests_total{route="/health/live",status="200"} 1' in text
     assert "no-such-page" not in text
-    assert 'predictions_total{digit="blank"} 1' in text
 
 
 def test_openapi_documents_the_routes_and_error_responses(client):
