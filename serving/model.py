@@ -12,9 +12,14 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from serving.contract import IMAGE_SIZE, INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
-
-CARD_NAME = "model_card.json"
+from serving.contract import (
+    CARD_FILE,
+    IMAGE_SIZE,
+    INPUT_NAME,
+    OUTPUT_CLASSES,
+    OUTPUT_NAME,
+    model_batch,
+)
 
 
 class ModelError(RuntimeError):
@@ -33,7 +38,7 @@ class ModelInfo:
 
 def read_verified(path: Path) -> tuple[bytes, ModelInfo]:
     """The model's bytes and card, after checking the bytes are the ones the card names."""
-    card_path = path.with_name(CARD_NAME)
+    card_path = path.with_name(CARD_FILE)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -102,13 +107,12 @@ class DigitModel:
     def warm_up(self) -> None:
         """One inference at start-up, so readiness means a prediction has really worked."""
         probabilities = self.predict(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32))
-        if probabilities.shape != (1, NUM_CLASSES) or not np.isfinite(probabilities).all():
+        if probabilities.shape != (1, OUTPUT_CLASSES) or not np.isfinite(probabilities).all():
             raise ModelError(
                 f"warm-up inference on {self.info.path} gave shape {probabilities.shape}; "
-                f"expected (1, {NUM_CLASSES}) finite probabilities"
+                f"expected (1, {OUTPUT_CLASSES}) finite probabilities"
             )
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) float32 in [0, 1] to (N, 10) probabilities."""
-        batch = images.reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)  # a view, not a copy
-        return self._session.run(self._outputs, {INPUT_NAME: batch})[0]
+        """(N, 28, 28) images (uint8, or float32 in [0, 1]) to (N, 11) probabilities."""
+        return self._session.run(self._outputs, {INPUT_NAME: model_batch(images)})[0]

@@ -15,11 +15,11 @@ from email.policy import HTTP
 
 import numpy as np
 
-from serving.contract import CLASS_NAMES, IMAGE_SIZE
+from serving.answers import answer
+from serving.contract import IMAGE_SIZE
 from serving.model import DigitModel
 from serving.preprocess import ImageError, canvas_to_input, decode_image
 
-BLANK_MESSAGE = "No ink found: draw a digit."
 IMAGE_TYPES = frozenset(
     ("image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif", "image/bmp")
 )
@@ -160,38 +160,9 @@ def predict(request: PredictionRequest, model: DigitModel, max_pixels: int) -> l
     version = model.info.version
     answers = []
     for array in inputs:
-        if array is None:
-            answer = blank_answer(version)
-        else:
-            answer = digit_answer(next(probabilities), version)
+        reply = answer(array, None if array is None else next(probabilities), version)
         if request.include_input:
             seen = np.zeros((IMAGE_SIZE, IMAGE_SIZE)) if array is None else array
-            answer["input"] = seen.astype(np.float64).round(3).tolist()
-        answers.append(answer)
+            reply["input"] = seen.astype(np.float64).round(3).tolist()
+        answers.append(reply)
     return answers
-
-
-def digit_answer(probabilities: np.ndarray, version: str) -> dict:
-    """The contract's answer for one drawn digit."""
-    digit = int(probabilities.argmax())
-    # float64 before rounding, so 0.9876 is printed as 0.9876 and not 0.98760002851486
-    rounded = probabilities.astype(np.float64).round(4)
-    return {
-        "digit": digit,
-        "confidence": float(rounded[digit]),
-        "probabilities": dict(zip(CLASS_NAMES, rounded.tolist(), strict=True)),
-        "blank": False,
-        "model_version": version,
-    }
-
-
-def blank_answer(version: str) -> dict:
-    """The documented answer for a canvas with no ink: no digit, not a confident guess."""
-    return {
-        "digit": None,
-        "confidence": 0.0,
-        "probabilities": dict.fromkeys(CLASS_NAMES, 0.0),
-        "blank": True,
-        "message": BLANK_MESSAGE,
-        "model_version": version,
-    }

@@ -13,8 +13,10 @@ from pathlib import Path
 from starlette.config import Config
 from starlette.datastructures import CommaSeparatedStrings
 
+from serving.contract import MODEL_FILE
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_PATH = REPO_ROOT / "artifacts" / "digit_cnn.onnx"
+DEFAULT_MODEL_PATH = REPO_ROOT / "artifacts" / MODEL_FILE
 DEFAULT_WEB_DIR = REPO_ROOT / "web"
 
 

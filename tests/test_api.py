@@ -10,9 +10,9 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from serving.app import create_app
+from serving.contract import CARD_FILE as CARD_NAME
 from serving.contract import CLASS_NAMES
 from serving.middleware import SECURITY_HEADERS
-from serving.model import CARD_NAME
 from serving.preprocess import canvas_to_input, decode_image
 
 PREDICTION_KEYS = {"digit", "confidence", "probabilities", "blank", "model_version"}
@@ -115,6 +115,7 @@ def test_blank_canvas_gets_the_documented_answer(client, settings):
         "confidence": 0.0,
         "probabilities": dict.fromkeys(CLASS_NAMES, 0.0),
         "blank": True,
+        "reason": "blank",
         "message": "No ink found: draw a digit.",
         "model_version": card_version(settings),
     }

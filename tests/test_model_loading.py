@@ -11,7 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from serving.app import create_app
-from serving.model import CARD_NAME, DigitModel, ModelError
+from serving.contract import CARD_FILE as CARD_NAME
+from serving.model import DigitModel, ModelError
 from serving.settings import Settings
 
 

@@ -7,10 +7,14 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from serving.contract import IMAGE_SIZE, INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
-from serving.model import CARD_NAME as CARD_FILE  # the server looks for the card by this name
+from serving.contract import (
+    CARD_FILE,
+    IMAGE_SIZE,
+    INPUT_NAME,
+    OUTPUT_CLASSES,
+    OUTPUT_NAME,
+)
 
-MODEL_FILE = "digit_cnn.onnx"
 TRACKED_PACKAGES = ("tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime", "numpy", "pillow")
 
 
@@ -40,7 +44,7 @@ def model_entry(path: Path, model_version: str, parameters: int) -> dict:
             "polarity": "white digit on black",
             "normalisation": "MNIST: cropped to ink, longer side 20 px, centred by mass in 28x28",
         },
-        "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": ["N", NUM_CLASSES]},
+        "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": ["N", OUTPUT_CLASSES]},
     }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.contract import IMAGE_SIZE, NUM_CLASSES
+from serving.contract import DIGIT_CLASSES, IMAGE_SIZE
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 MNIST_URL_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -101,8 +101,8 @@ def validate_split(images: np.ndarray, labels: np.ndarray, count: int, where: st
         raise DataError(f"{where} labels have shape {labels.shape}, expected ({count},)")
     if not np.issubdtype(labels.dtype, np.integer):
         raise DataError(f"{where} labels are {labels.dtype}, expected integers")
-    if labels.min() < 0 or labels.max() >= NUM_CLASSES:
+    if labels.min() < 0 or labels.max() >= DIGIT_CLASSES:
         raise DataError(f"{where} labels span {labels.min()}..{labels.max()}, expected 0-9")
-    missing = set(range(NUM_CLASSES)) - set(np.unique(labels).tolist())
+    missing = set(range(DIGIT_CLASSES)) - set(np.unique(labels).tolist())
     if missing:
         raise DataError(f"{where} has no examples of digits {sorted(missing)}")

@@ -14,7 +14,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from serving.contract import INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
+from serving.contract import DIGIT_CLASSES, INPUT_NAME, OUTPUT_NAME
 from serving.preprocess import canvas_to_input
 from training.strokes import render_strokes, smooth
 
@@ -35,7 +35,7 @@ def predict(model: Path | bytes, images: np.ndarray, batch_size: int = 1_000) ->
 def accuracy_report(probabilities: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy, per-class accuracy and the confusion matrix (rows: true, columns: predicted)."""
     predicted = probabilities.argmax(axis=1)
-    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    confusion = np.zeros((DIGIT_CLASSES, DIGIT_CLASSES), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
     per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
     return {

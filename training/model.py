@@ -10,7 +10,7 @@ of their parameters.
 import keras
 from keras import layers
 
-from serving.contract import IMAGE_SIZE, INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
+from serving.contract import IMAGE_SIZE, INPUT_NAME, OUTPUT_CLASSES, OUTPUT_NAME
 
 
 def conv_bn(x: keras.KerasTensor, filters: int, padding: str = "same") -> keras.KerasTensor:
@@ -31,5 +31,5 @@ def build_model() -> keras.Model:
     x = conv_bn(x, 128, padding="valid")  # 5x5
     x = layers.Flatten()(x)
     x = layers.Dropout(0.3)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name=OUTPUT_NAME)(x)
+    outputs = layers.Dense(OUTPUT_CLASSES, activation="softmax", name=OUTPUT_NAME)(x)
     return keras.Model(inputs, outputs, name="digit_cnn")

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from serving.contract import NUM_CLASSES
+from serving.contract import OUTPUT_CLASSES
 from training.augment import make_augmenter, vary_stroke_width
 from training.config import QUICK_TRAIN_SIZE, TrainConfig
 from training.data import Mnist
@@ -48,7 +48,7 @@ def training_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tf.da
     def augment(images, labels):
         images = augmenter(images, training=True)
         images = vary_stroke_width(images, config.stroke_change_probability, config.seed)
-        return images, tf.one_hot(labels, NUM_CLASSES)
+        return images, tf.one_hot(labels, OUTPUT_CLASSES)
 
     return (
         tf.data.Dataset.from_tensor_slices((x, y))
@@ -92,7 +92,7 @@ def train(data: Mnist, config: TrainConfig) -> TrainResult:
     )
     history = model.fit(
         training_dataset(x, y, config),
-        validation_data=(x_val, keras.ops.one_hot(y_val, NUM_CLASSES)),
+        validation_data=(x_val, keras.ops.one_hot(y_val, OUTPUT_CLASSES)),
         epochs=config.epochs,
         callbacks=[early_stopping],
         shuffle=False,  # the dataset reshuffles itself every epoch
