@@ -1,24 +1,31 @@
-"""`python -m serving` (and the `number-visualizer` script): check the model, then serve.
+"""`python -m serving` (and the `number-visualizer` script): check everything, then serve.
 
-The model is checked here first, so a missing or mismatched model ends the
-process with one clear line instead of a lifespan traceback from every worker.
+Settings, the open-files limit, the port and the model are all checked here, once,
+before any worker starts, so a bad value ends the process with one clear line and
+a non-zero exit instead of a traceback from every worker (or, with several
+workers, a supervisor that exits 0 after its workers failed).
 """
 
 import sys
 
-from serving.model import ModelError, read_verified
-from serving.server import serve
-from serving.settings import load_settings
+from serving.model import DigitModel, ModelError
+from serving.server import StartupError, serve
+from serving.settings import SettingError, check_resources, load_settings
 
 
 def main() -> None:
-    """Serve on HOST:PORT with WORKERS processes, if the model checks out."""
-    settings = load_settings()
+    """Serve on HOST:PORT with WORKERS processes, if every setting and the model check out."""
     try:
-        read_verified(settings.model_path)
-    except ModelError as exc:
+        settings = load_settings()
+        check_resources(settings)
+        DigitModel.load(settings.model_path, settings.ort_threads)
+    except (SettingError, ModelError) as exc:
         sys.exit(f"number-visualizer: cannot start: {exc}")
-    serve(settings)
+    try:
+        serve(settings)
+    except StartupError as exc:
+        print(f"number-visualizer: cannot start: {exc}", file=sys.stderr)
+        sys.exit(exc.code)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""What every request goes through: a body-size limit, security headers, and a log line.
+"""What every request goes through: a request id, a body-size limit and deadline, security
+headers, and a log line.
 
 They are plain ASGI middleware rather than BaseHTTPMiddleware: that costs nothing
 per request, and the body limit has to see the body as it streams in.
@@ -6,8 +7,11 @@ per request, and the body limit has to see the body as it streams in.
 
 import json
 import logging
+import re
 import time
+import uuid
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.metrics import Metrics
@@ -26,20 +30,32 @@ SECURITY_HEADERS = [
 ]
 
 
+REQUEST_ID_HEADER = b"x-request-id"
+SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+"""What a client may send as its own request id; anything else is replaced by ours."""
+
+
 class BodyTooLarge(Exception):
     """Raised inside the app when a streamed body passes the limit."""
 
 
+class BodyTooSlow(Exception):
+    """Raised inside the app when a body has not arrived within the client timeout."""
+
+
 class BodyLimitMiddleware:
-    """Refuse bodies over the limit with 413 without reading them.
+    """Refuse bodies over the limit with 413 without reading them, and slow bodies with 408.
 
     A declared Content-Length over the limit is refused before a byte is read; a
     chunked body is counted as it arrives and refused as soon as it passes the limit.
+    A body must arrive within `timeout` seconds of the app asking for it, so a client
+    that declares a body and sends it a byte at a time cannot hold a worker's connection.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, timeout: float = 10.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,10 +67,15 @@ class BodyLimitMiddleware:
             return
         received = 0
         started = False
+        deadline: float | None = None
 
         async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, deadline
+            deadline = deadline or anyio.current_time() + self.timeout
+            with anyio.move_on_after(deadline - anyio.current_time()) as scope:
+                message = await receive()
+            if scope.cancelled_caught:
+                raise BodyTooSlow
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
@@ -72,18 +93,21 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await self._refuse(send)
+        except BodyTooSlow:
+            if started:
+                raise
+            message = f"the request body did not arrive within {self.timeout:g} s; send it faster"
+            await self._refuse(send, 408, message)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": f"the request body is larger than {self.max_body_bytes:,} bytes; "
-                "send a smaller image"
-            }
-        ).encode()
+    async def _refuse(self, send: Send, status: int = 413, message: str = "") -> None:
+        message = message or (
+            f"the request body is larger than {self.max_body_bytes:,} bytes; send a smaller image"
+        )
+        body = json.dumps({"error": message}).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
@@ -113,9 +137,17 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-class RequestLogMiddleware:
-    """Time each request, count it in the metrics, and log it as one JSON line.
+def request_id(scope: Scope) -> str:
+    """The client's X-Request-ID if it is sane, else a new random one."""
+    sent = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
+    return sent.decode() if SANE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
 
+
+class RequestLogMiddleware:
+    """Give each request an id, time it, count it in the metrics, and log it as one JSON line.
+
+    The id is in scope["state"]["request_id"] for the handlers, in the X-Request-ID
+    response header and in the log line, so a client's report can be found in the log.
     Metrics label the app's own routes by path and everything else as "static", so a
     client requesting random URLs cannot grow the metrics without bound.
     """
@@ -131,11 +163,17 @@ class RequestLogMiddleware:
             return
         start = time.perf_counter()
         status = 500  # what the client gets if the app raises before responding
+        rid = request_id(scope)
+        scope.setdefault("state", {})["request_id"] = rid
 
         async def recording_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (REQUEST_ID_HEADER, rid.encode()),
+                ]
             await send(message)
 
         try:
@@ -154,6 +192,7 @@ class RequestLogMiddleware:
                             "status": status,
                             "ms": round(seconds * 1000, 2),
                             "client": client[0] if client else None,
+                            "request_id": rid,
                         }
                     )
                 )

@@ -1,195 +1,280 @@
-"""The OpenAPI description of the API, written by hand.
+"""The OpenAPI description of the API, and the page at /docs that renders it.
 
-The surface is small and stable, so a static document is clearer than one
-generated from docstrings, and it can describe every error response exactly.
+The document is built from module-level dicts (PATHS, SCHEMAS) so that a new route
+adds its entry next to the others, and from the code's own definitions (the class
+names, the reasons and their messages, the image types, MAX_BATCH). It cannot
+drift unnoticed: tests/test_openapi.py has schemathesis call every route with
+generated requests and fail on any status, header or body the document does not
+describe.
 """
 
+import copy
+from pathlib import Path
+
+from starlette.staticfiles import StaticFiles
+
+from serving.answers import MESSAGES
 from serving.contract import CLASS_NAMES, IMAGE_SIZE
+from serving.predictions import IMAGE_TYPES
+
+DOCS_PAGE = StaticFiles(directory=Path(__file__).resolve().parent / "docs", html=True)
+"""/docs: a small page of our own (no CDN, within the CSP) that renders /openapi.json."""
 
 
-def _error(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
-
-
-def _ref(name: str) -> dict:
+def ref(name: str) -> dict:
+    """A reference to a schema in SCHEMAS."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-_PROBABILITIES = {
-    "type": "object",
-    "properties": {name: {"type": "number", "minimum": 0, "maximum": 1} for name in CLASS_NAMES},
-    "required": list(CLASS_NAMES),
+def json_content(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+def response(description: str, schema: dict) -> dict:
+    """A JSON response that, like every response, carries X-Request-ID."""
+    return {
+        "description": description,
+        "headers": {"X-Request-ID": {"$ref": "#/components/headers/RequestId"}},
+        "content": json_content(schema),
+    }
+
+
+def error(description: str) -> dict:
+    return response(description, ref("Error"))
+
+
+NOT_LOADED = error("The model is not loaded yet (only while starting); retry shortly.")
+
+IMAGE = {
+    "type": "string",
+    "minLength": 1,
+    "contentEncoding": "base64",
+    "contentMediaType": "image/*",
+    "description": "Base64 of a PNG, JPEG, WebP, GIF or BMP, with or without a "
+    "data:image/...;base64, prefix; whitespace is ignored.",
 }
 
-_IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp")
+INCLUDE_INPUT = {
+    "type": "boolean",
+    "default": False,
+    "description": f"Also return the {IMAGE_SIZE}x{IMAGE_SIZE} input the model saw, as `input`.",
+}
 
-_PREDICT_ERRORS = {
-    "400": _error(
-        "Malformed JSON, a missing or non-string image, invalid base64, bytes that are not "
-        "an image, or too many images in a batch."
-    ),
-    "405": _error("A method other than POST."),
-    "413": _error("The body is over MAX_BODY_BYTES, or the image has over MAX_IMAGE_PIXELS."),
-    "415": _error("A Content-Type other than JSON, an image type or multipart/form-data."),
-    "503": _error("The model is not loaded yet."),
+SCHEMAS: dict[str, dict] = {
+    "ImageRequest": {
+        "type": "object",
+        "properties": {"image": IMAGE, "include_input": INCLUDE_INPUT},
+        "required": ["image"],
+        "not": {"required": ["images"]},
+    },
+    "BatchRequest": {
+        "type": "object",
+        "properties": {
+            "images": {"type": "array", "items": IMAGE, "minItems": 1, "maxItems": "MAX_BATCH"},
+            "include_input": INCLUDE_INPUT,
+        },
+        "required": ["images"],
+        "not": {"required": ["image"]},
+    },
+    "Probabilities": {
+        "type": "object",
+        "description": "The ten digits' probabilities (all 0 for a blank canvas).",
+        "properties": {name: {"type": "number", "minimum": 0, "maximum": 1} for name in CLASS_NAMES},
+        "required": list(CLASS_NAMES),
+        "additionalProperties": False,
+    },
+    "Answer": {
+        "type": "object",
+        "properties": {
+            "digit": {"type": ["integer", "null"], "minimum": 0, "maximum": 9},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "probabilities": ref("Probabilities"),
+            "blank": {"type": "boolean", "description": "True when the image has no ink."},
+            "reason": {
+                "type": "string",
+                "enum": sorted(MESSAGES),
+                "description": "Only when digit is null: why there is no digit.",
+            },
+            "message": {"type": "string", "description": "Only with a reason: what to do."},
+            "model_version": {"type": "string"},
+            "input": {
+                "type": "array",
+                "description": "Only with include_input: the image the model saw, "
+                "0 (background) to 1 (ink).",
+                "items": {
+                    "type": "array",
+                    "items": {"type": "number", "minimum": 0, "maximum": 1},
+                    "minItems": IMAGE_SIZE,
+                    "maxItems": IMAGE_SIZE,
+                },
+                "minItems": IMAGE_SIZE,
+                "maxItems": IMAGE_SIZE,
+            },
+        },
+        "required": ["digit", "confidence", "probabilities", "blank", "model_version"],
+    },
+    "Prediction": {
+        "allOf": [ref("Answer")],
+        "properties": {"request_id": {"$ref": "#/components/schemas/RequestId"}},
+        "required": ["request_id"],
+    },
+    "BatchPrediction": {
+        "type": "object",
+        "properties": {
+            "predictions": {"type": "array", "items": ref("Answer")},
+            "request_id": ref("RequestId"),
+        },
+        "required": ["predictions", "request_id"],
+    },
+    "RequestId": {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9._:-]{1,128}$",
+        "description": "The client's X-Request-ID if it matches this pattern, else a new one; "
+        "it is in the log line of the request.",
+    },
+    "Health": {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string", "enum": ["healthy"]},
+            "model_loaded": {"type": "boolean", "enum": [True]},
+            "model_version": {"type": "string"},
+            "model_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "model_parameters": {"type": ["integer", "null"], "minimum": 0},
+        },
+        "required": [
+            "status",
+            "model_loaded",
+            "model_version",
+            "model_sha256",
+            "model_parameters",
+        ],
+        "additionalProperties": False,
+    },
+    "Status": {
+        "type": "object",
+        "properties": {"status": {"type": "string", "enum": ["alive", "ready"]}},
+        "required": ["status"],
+        "additionalProperties": False,
+    },
+    "Error": {
+        "type": "object",
+        "properties": {"error": {"type": "string", "description": "What was wrong and what to do."}},
+        "required": ["error"],
+        "additionalProperties": False,
+    },
+}
+
+PATHS: dict[str, dict] = {
+    "/predict": {
+        "post": {
+            "summary": "Recognise the digit in one image, or in a batch of images",
+            "parameters": [
+                {
+                    "name": "include_input",
+                    "in": "query",
+                    "schema": {"type": "boolean", "default": False},
+                    "description": "For raw and multipart bodies: `true` or `false`, exactly as "
+                    "in JSON; anything else is a 400.",
+                },
+                {
+                    "name": "X-Request-ID",
+                    "in": "header",
+                    "schema": ref("RequestId"),
+                    "description": "An id of your own for this request, echoed back.",
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"oneOf": [ref("ImageRequest"), ref("BatchRequest")]}
+                    },
+                    **{
+                        media_type: {"schema": {"type": "string", "format": "binary"}}
+                        for media_type in sorted(IMAGE_TYPES)
+                    },
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"image": {"type": "string", "format": "binary"}},
+                            "required": ["image"],
+                        }
+                    },
+                },
+            },
+            "responses": {
+                "200": response(
+                    'One answer, or {"predictions": [...]} for a batch.',
+                    {"oneOf": [ref("Prediction"), ref("BatchPrediction")]},
+                ),
+                "400": error(
+                    "Malformed JSON, no image or images (or both), an image that is not a "
+                    "non-empty base64 string, bytes that are not an image, an empty or too "
+                    "large batch, or include_input not true/false."
+                ),
+                "405": error("A method other than POST."),
+                "408": error("The body did not arrive within CLIENT_TIMEOUT."),
+                "413": error("The body is over MAX_BODY_BYTES, or an image over MAX_IMAGE_PIXELS."),
+                "415": error("A Content-Type other than JSON, an image type or multipart."),
+                "503": NOT_LOADED,
+            },
+        }
+    },
+    "/health": {
+        "get": {
+            "summary": "Service status and which model it serves",
+            "responses": {"200": response("Healthy.", ref("Health")), "503": NOT_LOADED},
+        }
+    },
+    "/health/live": {
+        "get": {
+            "summary": "Liveness: the process answers HTTP",
+            "responses": {"200": response('{"status": "alive"}', ref("Status"))},
+        }
+    },
+    "/health/ready": {
+        "get": {
+            "summary": "Readiness: the model is loaded and its warm-up inference passed",
+            "responses": {"200": response('{"status": "ready"}', ref("Status")), "503": NOT_LOADED},
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics, added up over all worker processes",
+            "responses": {
+                "200": {
+                    "description": "The Prometheus text format.",
+                    "headers": {"X-Request-ID": {"$ref": "#/components/headers/RequestId"}},
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "responses": {"200": response("OpenAPI 3.1.", {"type": "object"})},
+        }
+    },
 }
 
 
 def build_spec(version: str, max_batch: int) -> dict:
-    """The document served at /openapi.json."""
+    """The document served at /openapi.json, for this server's MAX_BATCH."""
+    schemas = copy.deepcopy(SCHEMAS)
+    schemas["BatchRequest"]["properties"]["images"]["maxItems"] = max_batch
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Number Visualizer",
             "version": version,
             "description": "Recognise a hand-drawn digit with a small CNN trained on MNIST. "
-            'Every error is JSON: {"error": "<what was wrong and what to do>"}.',
+            'Every error is JSON: {"error": "<what was wrong and what to do>"}. '
+            "Every response carries X-Request-ID.",
         },
-        "paths": {
-            "/predict": {
-                "post": {
-                    "summary": "Recognise the digit in one image, or in a batch of images",
-                    "parameters": [
-                        {
-                            "name": "include_input",
-                            "in": "query",
-                            "schema": {"type": "boolean", "default": False},
-                            "description": "For raw and multipart bodies: also return the "
-                            f"{IMAGE_SIZE}x{IMAGE_SIZE} input the model saw.",
-                        }
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"oneOf": [_ref("ImageRequest"), _batch(max_batch)]}
-                            },
-                            **{
-                                t: {"schema": {"type": "string", "format": "binary"}}
-                                for t in _IMAGE_TYPES
-                            },
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {"image": {"type": "string", "format": "binary"}},
-                                    "required": ["image"],
-                                }
-                            },
-                        },
-                    },
-                    "responses": {
-                        "200": {
-                            "description": 'One prediction, or {"predictions": [...]} for a batch.',
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "oneOf": [_ref("Prediction"), _ref("BatchPrediction")]
-                                    }
-                                }
-                            },
-                        },
-                        **_PREDICT_ERRORS,
-                    },
-                }
-            },
-            "/health": _get("Model and service status", _ref("Health")),
-            "/health/live": _get("Liveness: the process answers", {"type": "object"}),
-            "/health/ready": {
-                "get": {
-                    "summary": "Readiness: the model is loaded and its warm-up inference passed",
-                    "responses": {
-                        "200": {"description": "Ready."},
-                        "503": _error("Not ready yet."),
-                    },
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics",
-                    "responses": {
-                        "200": {"description": "Text format", "content": {"text/plain": {}}}
-                    },
-                }
-            },
-        },
-        "components": {"schemas": _schemas()},
-    }
-
-
-def _get(summary: str, schema: dict) -> dict:
-    ok = {"description": "OK", "content": {"application/json": {"schema": schema}}}
-    return {"get": {"summary": summary, "responses": {"200": ok}}}
-
-
-def _batch(max_batch: int) -> dict:
-    return {
-        "type": "object",
-        "properties": {
-            "images": {
-                "type": "array",
-                "items": {"type": "string", "contentEncoding": "base64"},
-                "minItems": 1,
-                "maxItems": max_batch,
-            },
-            "include_input": {"type": "boolean", "default": False},
-        },
-        "required": ["images"],
-    }
-
-
-def _schemas() -> dict:
-    return {
-        "ImageRequest": {
-            "type": "object",
-            "properties": {
-                "image": {
-                    "type": "string",
-                    "description": "Base64 PNG/JPEG/WebP/GIF/BMP, with or without a "
-                    "data:image/...;base64, prefix.",
-                },
-                "include_input": {"type": "boolean", "default": False},
-            },
-            "required": ["image"],
-        },
-        "Prediction": {
-            "type": "object",
-            "properties": {
-                "digit": {"type": ["integer", "null"], "minimum": 0, "maximum": 9},
-                "confidence": {"type": "number"},
-                "probabilities": _PROBABILITIES,
-                "blank": {
-                    "type": "boolean",
-                    "description": "True when the image has no ink: digit is null, "
-                    "confidence and all probabilities are 0.",
-                },
-                "message": {"type": "string", "description": "Only when blank."},
-                "model_version": {"type": "string"},
-                "input": {
-                    "type": "array",
-                    "description": "Only with include_input: the 28x28 image the model saw, "
-                    "0 (background) to 1 (ink).",
-                    "items": {"type": "array", "items": {"type": "number"}},
-                },
-            },
-            "required": ["digit", "confidence", "probabilities", "blank", "model_version"],
-        },
-        "BatchPrediction": {
-            "type": "object",
-            "properties": {"predictions": {"type": "array", "items": _ref("Prediction")}},
-            "required": ["predictions"],
-        },
-        "Health": {
-            "type": "object",
-            "properties": {
-                "status": {"type": "string", "enum": ["healthy"]},
-                "model_loaded": {"type": "boolean"},
-                "model_version": {"type": "string"},
-                "model_sha256": {"type": "string"},
-            },
-        },
-        "Error": {
-            "type": "object",
-            "properties": {"error": {"type": "string"}},
-            "required": ["error"],
+        "paths": copy.deepcopy(PATHS),
+        "components": {
+            "schemas": schemas,
+            "headers": {"RequestId": {"schema": ref("RequestId"), "required": True}},
         },
     }

@@ -1,57 +1,222 @@
-"""Every setting of the service, read from environment variables in one place.
+"""Every setting of the service, read from environment variables and checked in one place.
 
 Container platforms and Kubernetes configure a process through its environment,
-so that is the only source. Tests build a Settings of their own and pass it to
-create_app, which is why nothing here is read at import time by the app itself.
+so that is the only source. Each field of Settings carries its variable name, what
+it means and what values it allows; load_settings() checks all of them before
+anything starts, and the README's Configuration table is generated from the same
+fields (`python -m serving.settings`), so the documentation cannot drift.
 """
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import resource
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from starlette.config import Config
-from starlette.datastructures import CommaSeparatedStrings
-
-from serving.contract import MODEL_FILE
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_PATH = REPO_ROOT / "artifacts" / MODEL_FILE
+DEFAULT_MODEL_PATH = REPO_ROOT / "artifacts" / "digit_cnn.onnx"
 DEFAULT_WEB_DIR = REPO_ROOT / "web"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+RESERVED_FILES = 64
+"""Descriptors a worker needs besides its connections: libraries, the model, pipes, logs."""
+
+
+class SettingError(ValueError):
+    """A setting has a value the service cannot run with; the message says which and why."""
+
+
+def _setting(env: str, default: object, meaning: str, allowed: str = "", shown: str = "") -> object:
+    """A Settings field that knows its environment variable and documents itself."""
+    return field(
+        default=default,
+        metadata={"env": env, "meaning": meaning, "allowed": allowed, "shown": shown},
+    )
 
 
 @dataclass(frozen=True)
 class Settings:
     """Resolved configuration; the defaults are the documented ones."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    model_path: Path = DEFAULT_MODEL_PATH
-    web_dir: Path = DEFAULT_WEB_DIR
-    workers: int = 1
-    ort_threads: int = 1
-    max_body_bytes: int = 1_048_576
-    max_image_pixels: int = 4_000_000
-    """2000x2000: far above any canvas (280 CSS px at 4x DPR is 1120x1120), far below a bomb."""
-    max_batch: int = 64
-    cors_origins: tuple[str, ...] = ()
-    log_level: str = "info"
+    host: str = _setting(
+        "HOST", "127.0.0.1", "Interface to listen on; `0.0.0.0` in a container", "an address"
+    )
+    port: int = _setting(
+        "PORT", 8000, "Port to listen on, used as given (container platforms set it)", "1-65535"
+    )
+    model_path: Path = _setting(  # noqa: RUF009 (a field(), with metadata)
+        "MODEL_PATH",
+        DEFAULT_MODEL_PATH,
+        "The ONNX model; its `model_card.json` must sit next to it and give its sha256",
+        "a file",
+        "`artifacts/digit_cnn.onnx` in the repository",
+    )
+    web_dir: Path = _setting(  # noqa: RUF009
+        "WEB_DIR",
+        DEFAULT_WEB_DIR,
+        "The directory the page is served from",
+        "a directory holding index.html",
+        "`web/` in the repository",
+    )
+    workers: int = _setting(
+        "WORKERS",
+        1,
+        "Worker processes, each with its own model session and its own listening socket "
+        "(SO_REUSEPORT), so the kernel spreads connections over them",
+        ">= 1",
+    )
+    ort_threads: int = _setting(
+        "ORT_THREADS",
+        1,
+        "onnxruntime threads per session; the model is small, so workers scale better than threads",
+        ">= 1",
+    )
+    max_body_bytes: int = _setting(
+        "MAX_BODY_BYTES", 1_048_576, "Larger request bodies get 413", ">= 1", "`1048576` (1 MB)"
+    )
+    max_image_pixels: int = _setting(
+        "MAX_IMAGE_PIXELS",
+        4_000_000,  # 2000x2000: far above any canvas (1120x1120 at 4x DPR), far below a bomb
+        "Images with more pixels get 413 before they are decoded",
+        ">= 1",
+        "`4000000` (2000x2000)",
+    )
+    max_batch: int = _setting("MAX_BATCH", 64, "Most images in one batch request", ">= 1")
+    max_connections: int = _setting(
+        "MAX_CONNECTIONS",
+        500,
+        "Open connections per worker. A new one beyond it closes the longest-idle connection "
+        "(one still sending its head, or kept alive between requests); if every connection "
+        "has a request in progress it gets an immediate 503",
+        f">= 1, and below the open-files limit minus {RESERVED_FILES}",
+    )
+    client_timeout: float = _setting(
+        "CLIENT_TIMEOUT",
+        10.0,
+        "Seconds a client has to send a request's head, and then again its body; slower "
+        "clients are disconnected (a late body gets 408)",
+        "> 0",
+    )
+    cors_origins: tuple[str, ...] = _setting(
+        "CORS_ORIGINS",
+        (),
+        "Comma-separated origins allowed to call the API from other sites' pages",
+        "origins such as https://example.org",
+        "empty (CORS off)",
+    )
+    log_level: str = _setting(
+        "LOG_LEVEL",
+        "info",
+        "At `info` every request is one log line",
+        ", ".join(LOG_LEVELS),
+    )
+
+
+def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError
+    return value
+
+
+def _log_level(text: str) -> str:
+    if text.lower() not in LOG_LEVELS:
+        raise ValueError
+    return text.lower()
+
+
+def _web_dir(text: str) -> Path:
+    path = Path(text)
+    if not (path / "index.html").is_file():
+        raise ValueError
+    return path
+
+
+def _host(text: str) -> str:
+    if not text.strip() or any(c.isspace() for c in text):
+        raise ValueError
+    return text
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    origins = tuple(item.strip() for item in text.split(",") if item.strip())
+    if any(o != "*" and not o.startswith(("http://", "https://")) for o in origins):
+        raise ValueError
+    return origins
+
+
+PARSERS: dict[str, Callable[[str], object]] = {
+    "host": _host,
+    "port": _integer(1, 65535),
+    "model_path": Path,
+    "web_dir": _web_dir,
+    "workers": _integer(1),
+    "ort_threads": _integer(1),
+    "max_body_bytes": _integer(1),
+    "max_image_pixels": _integer(1),
+    "max_batch": _integer(1),
+    "max_connections": _integer(1),
+    "client_timeout": _positive_float,
+    "cors_origins": _origins,
+    "log_level": _log_level,
+}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from the environment (or the mapping given), falling back to the defaults."""
-    config = Config(environ=os.environ if environ is None else environ)
-    default = Settings()
-    return Settings(
-        host=config("HOST", default=default.host),
-        port=config("PORT", cast=int, default=default.port),
-        model_path=config("MODEL_PATH", cast=Path, default=default.model_path),
-        web_dir=config("WEB_DIR", cast=Path, default=default.web_dir),
-        workers=config("WORKERS", cast=int, default=default.workers),
-        ort_threads=config("ORT_THREADS", cast=int, default=default.ort_threads),
-        max_body_bytes=config("MAX_BODY_BYTES", cast=int, default=default.max_body_bytes),
-        max_image_pixels=config("MAX_IMAGE_PIXELS", cast=int, default=default.max_image_pixels),
-        max_batch=config("MAX_BATCH", cast=int, default=default.max_batch),
-        cors_origins=tuple(config("CORS_ORIGINS", cast=CommaSeparatedStrings, default="")),
-        log_level=config("LOG_LEVEL", default=default.log_level).lower(),
-    )
+    """Settings from the environment (or the mapping given); raises SettingError on a bad value."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for spec in fields(Settings):
+        env = spec.metadata["env"]
+        if env not in environ:
+            continue
+        try:
+            values[spec.name] = PARSERS[spec.name](environ[env])
+        except ValueError:
+            raise SettingError(
+                f"{env}={environ[env]!r} is not allowed: {env} must be {spec.metadata['allowed']}"
+            ) from None
+    return Settings(**values)
+
+
+def check_resources(settings: Settings) -> None:
+    """Make sure a worker can hold MAX_CONNECTIONS open connections, raising the soft limit.
+
+    Running out of descriptors makes the accept loop fail on every attempt; keeping
+    the connection bound below the limit means it never gets there.
+    """
+    needed = settings.max_connections + RESERVED_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard == resource.RLIM_INFINITY or hard >= needed:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        else:
+            raise SettingError(
+                f"MAX_CONNECTIONS={settings.max_connections} is not allowed: it needs "
+                f"{needed} open files but the limit (ulimit -n) is {hard}; lower "
+                f"MAX_CONNECTIONS to at most {hard - RESERVED_FILES} or raise the limit"
+            )
+
+
+def configuration_table() -> str:
+    """The README's Configuration table, generated from the fields above."""
+    rows = ["| Variable | Default | Allowed | Meaning |", "|---|---|---|---|"]
+    for spec in fields(Settings):
+        meta = spec.metadata
+        default = meta["shown"] or f"`{spec.default}`"
+        rows.append(f"| `{meta['env']}` | {default} | {meta['allowed']} | {meta['meaning']} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(configuration_table())

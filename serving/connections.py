@@ -1,0 +1,134 @@
+"""uvicorn's HTTP protocol with a bound on connections and a deadline for request heads.
+
+uvicorn times out idle keep-alive connections but not a client that never finishes
+its headers, and its own `limit_concurrency` counts idle connections too, so a few
+hundred silent sockets would lock every real client (and the probes) out. Here:
+
+- a connection must deliver a complete request head within CLIENT_TIMEOUT of opening
+  (or of its previous response), or it is closed;
+- beyond MAX_CONNECTIONS, a new connection closes the longest-idle one (still sending
+  its head, or kept alive between requests), so a flood of idle sockets cannot keep
+  out a real request; only when every connection has a request in progress does the
+  newcomer get an immediate 503;
+- uvicorn's own plain-text 400 (a bad Content-Length, an oversized header) becomes
+  the service's JSON error with the security headers.
+
+The body's deadline is the app's (BodyLimitMiddleware), where a 408 can still be sent.
+"""
+
+import asyncio
+import json
+import logging
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from serving.middleware import SECURITY_HEADERS
+
+logger = logging.getLogger("serving.connections")
+
+
+def raw_response(status: str, error: str) -> bytes:
+    """A complete HTTP/1.1 error response that closes the connection."""
+    body = json.dumps({"error": error}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        *SECURITY_HEADERS,
+    ]
+    head = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    return f"HTTP/1.1 {status}\r\n".encode() + head + b"\r\n" + body
+
+
+BAD_REQUEST = raw_response(
+    "400 Bad Request",
+    "the request is not valid HTTP/1.1 (a malformed request line, header or Content-Length, "
+    "or headers over 16 KB)",
+)
+UNAVAILABLE = raw_response(
+    "503 Service Unavailable",
+    "the server has as many requests in progress as it allows (MAX_CONNECTIONS); retry shortly",
+)
+
+
+class ConnectionGuard:
+    """Mixed into a uvicorn HTTP protocol class; see the module docstring."""
+
+    # Provided by uvicorn's protocol classes.
+    config: object
+    connections: set
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: object
+
+    _head_timer: asyncio.TimerHandle | None = None
+    _idle_since: float = 0.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._wait_for_head()
+        if len(self.connections) > self.config.max_connections:  # type: ignore[attr-defined]
+            self._make_room()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)  # type: ignore[misc]
+        if not self.idle:
+            self._cancel_head_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        if self.idle and not self.transport.is_closing():
+            self._wait_for_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def send_400_response(self, msg: str) -> None:
+        self._cancel_head_timer()
+        self.transport.write(BAD_REQUEST)
+        self.transport.close()
+
+    @property
+    def idle(self) -> bool:
+        """No request in progress: the head is still coming, or the last response is sent."""
+        return self.cycle is None or self.cycle.response_complete  # type: ignore[attr-defined]
+
+    def _wait_for_head(self) -> None:
+        self._cancel_head_timer()
+        self._idle_since = self.loop.time()
+        timeout = self.config.client_timeout  # type: ignore[attr-defined]
+        self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.idle and not self.transport.is_closing():
+            self.transport.close()
+
+    def _make_room(self) -> None:
+        idle = [c for c in self.connections if c is not self and c.idle and c is not None]
+        idle = [c for c in idle if not c.transport.is_closing()]
+        limit = self.config.max_connections  # type: ignore[attr-defined]
+        if idle:
+            oldest = min(idle, key=lambda c: c._idle_since)
+            oldest.transport.close()
+            logger.warning("closing idle connections to stay within MAX_CONNECTIONS=%d", limit)
+        else:
+            self._cancel_head_timer()
+            self.transport.write(UNAVAILABLE)
+            self.transport.close()
+            logger.warning("refusing connections: all MAX_CONNECTIONS=%d are busy", limit)
+
+
+class GuardedH11Protocol(ConnectionGuard, H11Protocol):
+    """h11 (pure Python) with the guard."""
+
+
+class GuardedHttpToolsProtocol(ConnectionGuard, HttpToolsProtocol):
+    """httptools (llhttp, in C) with the guard: what the server runs."""

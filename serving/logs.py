@@ -1,0 +1,66 @@
+"""Logging for the server: one line format, and a limit on repeated warnings.
+
+Under attack or exhaustion, the same warning can fire on every attempt (an accept
+that fails with "Too many open files", an invalid request, an evicted connection).
+OncePerInterval lets the first through and then one per interval, saying how many
+were held back, so the log stays readable and small whatever a client does.
+"""
+
+import logging
+import time
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+REPEAT_INTERVAL = 10.0
+"""Seconds between two log lines of the same kind from a logger that may repeat itself."""
+RATE_LIMITED_LOGGERS = ("asyncio", "uvicorn.error", "serving.connections")
+"""The loggers that report per-connection events; request lines are not limited."""
+
+
+class OncePerInterval(logging.Filter):
+    """Let through one record per message template and interval; count the rest."""
+
+    MAX_KINDS = 1000  # message templates remembered; more than this means the keys vary
+
+    def __init__(self, seconds: float = REPEAT_INTERVAL) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self._last: dict[tuple[str, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.msg)
+        now = time.monotonic()
+        last, held_back = self._last.get(key, (float("-inf"), 0))
+        if now - last < self.seconds:
+            self._last[key] = (last, held_back + 1)
+            return False
+        if len(self._last) >= self.MAX_KINDS:
+            self._last.clear()
+        self._last[key] = (now, 0)
+        if record.exc_info and isinstance(record.exc_info[1], OSError):
+            # "Too many open files" and the like: the reason is the message, not the stack.
+            record.msg = f"{record.getMessage()}: {record.exc_info[1]}"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        if held_back:
+            record.msg = f"{record.getMessage()} ({held_back} more like this in the last "
+            record.msg += f"{now - last:.0f} s were not logged)"
+            record.args = None
+        return True
+
+
+def log_config(level: str) -> dict:
+    """One format for uvicorn's and our loggers, applied by uvicorn in every worker."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"line": {"format": LOG_FORMAT}},
+        "filters": {"once": {"()": OncePerInterval}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "line",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {name: {"filters": ["once"]} for name in RATE_LIMITED_LOGGERS},
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+    }
