@@ -1,0 +1,192 @@
+"""One preprocessing, two runtimes: web/js/preprocess.js in Chromium against serving/preprocess.py.
+
+The page recognizes drawings on the device when the server cannot be reached, with the
+same model; that is only the same recognizer if the model sees the same 28x28 input. The
+canvases are MNIST test digits drawn by training's canvas renderer, the stroke-drawn style
+suite, the page's own Chromium PNGs, and a few that take the rarer paths (light ink on
+dark paper, transparency, pictures large enough to be box-reduced).
+"""
+
+import base64
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, Route, sync_playwright
+
+from serving import contract, preprocess
+from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS
+from tests.mnist_data import mnist_path
+from training import strokes
+from training.canvas import CANVAS_SIZE, draw_on_canvas
+
+REPO = Path(__file__).resolve().parents[1]
+WEB = REPO / "web"
+ORIGIN = "http://parity.test"
+MNIST_CANVASES = 2_500
+STYLE_ROUNDS = 12  # drawings of every style of every digit
+SEED = 20261125
+
+MAX_PIXEL_DIFFERENCE = 1e-6
+"""Largest difference allowed between the two inputs, pixel by pixel, on a 0-1 scale (measured:
+2.4e-7, a float32 rounding step). Both sides run the same float32 steps; what is left is the
+order of float64 sums and the sine of two maths libraries in the Lanczos weights."""
+
+MIN_ARGMAX_AGREEMENT = 0.999
+
+CONTENT_TYPES = {".js": "text/javascript", ".html": "text/html"}
+
+
+def _serve_web(route: Route) -> None:
+    """The web/ files at a made-up origin: the test needs no server, only the modules."""
+    path = route.request.url.removeprefix(ORIGIN).split("?")[0]
+    file = (WEB / path.lstrip("/")) if path != "/" else None
+    if file is None or not file.is_file():
+        route.fulfill(content_type="text/html", body="<!doctype html><title>parity</title>")
+        return
+    route.fulfill(content_type=CONTENT_TYPES.get(file.suffix), body=file.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def page() -> Iterator[Page]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.route(f"{ORIGIN}/**", _serve_web)
+        page.goto(f"{ORIGIN}/")
+        page.evaluate("async () => { window.pre = await import('/js/preprocess.js'); }")
+        yield page
+        browser.close()
+
+
+_RUN_BATCH = """
+([canvases]) => {
+  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return canvases.map(([width, height, channels, b64]) => {
+    const source = bytes(b64);
+    let data = source;
+    if (channels === 1) {
+      data = new Uint8ClampedArray(width * height * 4);
+      for (let i = 0; i < source.length; i += 1) {
+        data[4 * i] = data[4 * i + 1] = data[4 * i + 2] = source[i];
+        data[4 * i + 3] = 255;
+      }
+    }
+    const out = window.pre.canvasToInput({ width, height, data });
+    if (out === null) return null;
+    let text = "";
+    for (const b of new Uint8Array(out.buffer)) text += String.fromCharCode(b);
+    return btoa(text);
+  });
+}
+"""
+
+
+def js_inputs(page: Page, images: list[Image.Image], batch: int = 40) -> list[np.ndarray | None]:
+    """preprocess.js on each picture's pixels (grey or RGBA), in Chromium."""
+    results: list[np.ndarray | None] = []
+    for start in range(0, len(images), batch):
+        payload = []
+        for image in images[start : start + batch]:
+            pixels = np.asarray(image)
+            channels = 1 if image.mode == "L" else 4
+            payload.append([image.width, image.height, channels, base64.b64encode(pixels).decode()])
+        for out in page.evaluate(_RUN_BATCH, [payload]):
+            results.append(
+                None
+                if out is None
+                else np.frombuffer(base64.b64decode(out), dtype="<f4").reshape(28, 28)
+            )
+    return results
+
+
+def parity_canvases() -> tuple[list[Image.Image], list[str]]:
+    """Every canvas the test compares on, with what kind it is."""
+    rng = np.random.default_rng(SEED)
+    with np.load(mnist_path()) as data:
+        digits = data["x_test"][rng.choice(len(data["x_test"]), MNIST_CANVASES, replace=False)]
+    images = [draw_on_canvas(digit, rng) for digit in digits]
+    kinds = ["mnist"] * len(images)
+    for _ in range(STYLE_ROUNDS):
+        for label, styles in strokes.TEMPLATES.items():
+            for style in styles:
+                images.append(strokes.draw_digit(label, style, rng, canvas_size=CANVAS_SIZE))
+                kinds.append("style")
+    with np.load(REPO / "tests" / "fixtures" / "page_canvases.npz") as page:
+        starts = np.concatenate([[0], page["png_ends"][:-1]])
+        for start, end in zip(starts, page["png_ends"], strict=True):
+            png = page["png_bytes"][start:end].tobytes()
+            images.append(Image.open(io.BytesIO(png)).convert("RGBA"))
+            kinds.append("page")
+    for image in images[:40]:
+        ink = 255 - np.asarray(image.convert("L"))
+        images.append(Image.fromarray(ink))  # light ink on dark paper
+        kinds.append("light-ink")
+        rgba = np.zeros((*ink.shape, 4), np.uint8)
+        rgba[..., 3] = ink  # black ink on a transparent canvas
+        images.append(Image.fromarray(rgba, "RGBA"))
+        kinds.append("transparent")
+    for image in images[:20]:
+        big = image.convert("L").resize((1130, 1130), Image.Resampling.BILINEAR)
+        images.append(big)  # a high-DPI picture: box-reduced by 2 first
+        kinds.append("large")
+    images.append(Image.new("L", (CANVAS_SIZE, CANVAS_SIZE), 255))
+    kinds.append("blank")
+    return images, kinds
+
+
+def argmax(session: ort.InferenceSession, inputs: np.ndarray) -> np.ndarray:
+    (probabilities,) = session.run(None, {contract.INPUT_NAME: inputs[..., None]})
+    return probabilities.argmax(axis=1)
+
+
+def test_js_preprocessing_gives_the_python_input(page: Page) -> None:
+    images, kinds = parity_canvases()
+    python = [preprocess.canvas_to_input(image) for image in images]
+    js = js_inputs(page, images)
+
+    blank_python = [i for i, x in enumerate(python) if x is None]
+    blank_js = [i for i, x in enumerate(js) if x is None]
+    assert blank_python == blank_js == [len(images) - 1]
+
+    both = [i for i, x in enumerate(python) if x is not None]
+    a = np.stack([python[i] for i in both])
+    b = np.stack([js[i] for i in both])
+    difference = np.abs(a - b).max(axis=(1, 2))
+    worst = int(difference.argmax())
+    print(f"\n{len(both)} canvases; max pixel difference {difference.max():.3g}")
+    for kind in sorted(set(kinds) - {"blank"}):
+        picked = [k for k, i in enumerate(both) if kinds[i] == kind]
+        print(f"  {kind}: {len(picked)} canvases, max difference {difference[picked].max():.3g}")
+
+    session = ort.InferenceSession(str(REPO / "artifacts" / contract.MODEL_FILE))
+    agreement = float((argmax(session, a) == argmax(session, b)).mean())
+    identical = float((difference == 0).mean())
+    print(f"argmax agreement {agreement:.4%}; {identical:.1%} of the inputs bit-identical")
+    assert len(both) >= 3_000
+    assert agreement >= MIN_ARGMAX_AGREEMENT
+    assert difference.max() <= MAX_PIXEL_DIFFERENCE, (
+        f"canvas {both[worst]} ({kinds[both[worst]]}) differs by {difference.max()}"
+    )
+
+
+def _js_constant(name: str) -> str:
+    source = (WEB / "js" / "preprocess.js").read_text()
+    match = re.search(rf"export const {name} = (.+);", source)
+    assert match, f"preprocess.js does not define {name}"
+    return match.group(1)
+
+
+def test_js_constants_are_the_python_ones() -> None:
+    """The twin's constants are copies; this is what keeps them copies."""
+    assert int(_js_constant("IMAGE_SIZE")) == contract.IMAGE_SIZE
+    assert int(_js_constant("DIGIT_BOX")) == contract.DIGIT_BOX
+    assert float(_js_constant("INK_THRESHOLD")) == preprocess.INK_THRESHOLD
+    assert int(_js_constant("WORKING_SIDE")) == preprocess.WORKING_SIDE
+    centre = tuple(float(v) for v in _js_constant("MNIST_CENTRE").strip("[]").split(","))
+    assert centre == preprocess.MNIST_CENTRE
