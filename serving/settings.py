@@ -14,8 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from serving.contract import MODEL_FILE
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_PATH = REPO_ROOT / "artifacts" / "digit_cnn.onnx"
+DEFAULT_MODEL_PATH = REPO_ROOT / "artifacts" / MODEL_FILE
 DEFAULT_WEB_DIR = REPO_ROOT / "web"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 RESERVED_FILES = 64
@@ -49,7 +51,7 @@ class Settings:
         DEFAULT_MODEL_PATH,
         "The ONNX model; its `model_card.json` must sit next to it and give its sha256",
         "a file",
-        "`artifacts/digit_cnn.onnx` in the repository",
+        f"`artifacts/{MODEL_FILE}` in the repository",
     )
     web_dir: Path = _setting(  # noqa: RUF009
         "WEB_DIR",

@@ -1,0 +1,128 @@
+"""Every setting is checked once, before anything starts: one line, a non-zero exit."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from serving.contract import CARD_FILE
+from serving.settings import (
+    DEFAULT_MODEL_PATH,
+    SettingError,
+    Settings,
+    configuration_table,
+    load_settings,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# (variable, bad value, words the one-line message must contain)
+BAD_SETTINGS = [
+    ("HOST", "", "HOST must be an address"),
+    ("HOST", "local host", "HOST must be an address"),
+    ("PORT", "abc", "PORT must be 1-65535"),
+    ("PORT", "99999", "PORT must be 1-65535"),
+    ("PORT", "0", "PORT must be 1-65535"),
+    ("WEB_DIR", "/nonexistent", "WEB_DIR must be a directory holding index.html"),
+    ("WORKERS", "abc", "WORKERS must be >= 1"),
+    ("WORKERS", "0", "WORKERS must be >= 1"),
+    ("WORKERS", "-3", "WORKERS must be >= 1"),
+    ("ORT_THREADS", "0", "ORT_THREADS must be >= 1"),
+    ("MAX_BODY_BYTES", "abc", "MAX_BODY_BYTES must be >= 1"),
+    ("MAX_BODY_BYTES", "0", "MAX_BODY_BYTES must be >= 1"),
+    ("MAX_IMAGE_PIXELS", "-1", "MAX_IMAGE_PIXELS must be >= 1"),
+    ("MAX_BATCH", "0", "MAX_BATCH must be >= 1"),
+    ("MAX_CONNECTIONS", "0", "MAX_CONNECTIONS must be >= 1"),
+    ("MAX_CONNECTIONS", "100000000", "lower MAX_CONNECTIONS to at most"),
+    ("CLIENT_TIMEOUT", "0", "CLIENT_TIMEOUT must be > 0"),
+    ("CLIENT_TIMEOUT", "nan", "CLIENT_TIMEOUT must be > 0"),
+    ("CORS_ORIGINS", "example.org", "CORS_ORIGINS must be origins such as https://example.org"),
+    ("LOG_LEVEL", "bogus", "LOG_LEVEL must be debug, info, warning, error"),
+]
+
+
+def run_server(**env: str) -> subprocess.CompletedProcess:
+    """`python -m serving` with these variables; every case here must end by itself."""
+    environment = {**os.environ, "HOST": "127.0.0.1", "PORT": "18399", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "serving"],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def assert_one_line_failure(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode != 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("number-visualizer: cannot start: "), lines[0]
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(("name", "value", "words"), BAD_SETTINGS)
+def test_a_bad_setting_stops_start_up_with_one_line(name, value, words):
+    result = run_server(**{name: value})
+    assert_one_line_failure(result, words)
+    if "must be" in words:
+        assert f"{name}={value!r}" in result.stderr
+
+
+def test_every_setting_has_a_bad_value_in_the_table():
+    covered = {name for name, _, _ in BAD_SETTINGS} | {"MODEL_PATH"}  # the model tests below
+    assert covered == {spec.metadata["env"] for spec in fields(Settings)}
+
+
+def test_defaults_and_good_values():
+    assert load_settings({}) == Settings()
+    settings = load_settings(
+        {"PORT": "8080", "WORKERS": "2", "LOG_LEVEL": "WARNING", "CORS_ORIGINS": "https://a.b, "}
+    )
+    assert (settings.port, settings.workers, settings.log_level) == (8080, 2, "warning")
+    assert settings.cors_origins == ("https://a.b",)
+    with pytest.raises(SettingError, match="MAX_BATCH='x'"):
+        load_settings({"MAX_BATCH": "x"})
+
+
+def test_readme_configuration_table_is_generated_from_the_settings():
+    """`python -m serving.settings` prints the table; the README must hold it as printed."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert configuration_table() in readme
+
+
+@pytest.fixture
+def unloadable_model(tmp_path) -> Path:
+    """A model file onnxruntime cannot load, with a card whose checksum matches it."""
+    model = tmp_path / DEFAULT_MODEL_PATH.name
+    garbage = b"not an onnx graph" * 10
+    model.write_bytes(garbage)
+    card = json.loads(DEFAULT_MODEL_PATH.with_name(CARD_FILE).read_text())
+    card["model"]["sha256"] = hashlib.sha256(garbage).hexdigest()
+    model.with_name(CARD_FILE).write_text(json.dumps(card))
+    return model
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_model_onnxruntime_cannot_load_stops_any_number_of_workers(unloadable_model, workers):
+    result = run_server(MODEL_PATH=str(unloadable_model), WORKERS=workers)
+    assert_one_line_failure(result, "onnxruntime cannot load", str(unloadable_model))
+
+
+def test_a_missing_model_stops_start_up(tmp_path):
+    result = run_server(MODEL_PATH=str(tmp_path / "nothing.onnx"), WORKERS="2")
+    assert_one_line_failure(result, "cannot read the model")
+
+
+def test_settings_module_prints_the_table():
+    result = subprocess.run(
+        [sys.executable, "-m", "serving.settings"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert result.stdout == configuration_table()
