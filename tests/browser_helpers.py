@@ -29,14 +29,16 @@ Stroke = list[tuple[float, float]]
 class AppServer:
     """The real app on a fixed port, so a test can stop it and start it again on the same URL."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, **env: str) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}/"
+        self.env = env
+        """Extra environment for the app (FEEDBACK_DB, FEEDBACK_TOKEN, ...)."""
         self._process: subprocess.Popen | None = None
 
     def start(self) -> None:
         """Start `python -m serving` and return once it answers."""
-        self._process = start_server(self.port, LOG_LEVEL="warning")
+        self._process = start_server(self.port, **{"LOG_LEVEL": "warning", **self.env})
         try:
             wait_ready(self._process, self.port)
         except (RuntimeError, TimeoutError):
@@ -120,15 +122,18 @@ _READ_PAD = """
   const dark = (x, y) => data[(y * width + x) * 4] < 128;
   let ink = 0;
   for (let y = 0; y < height; y += 1) for (let x = 0; x < width; x += 1) ink += dark(x, y);
-  const pixel = (u) => Math.floor(u * (width - 1));
-  const at = points.map(([u, v]) => dark(pixel(u), pixel(v)));
-  return { ink: ink / (width * height), at, width, cssWidth: pad.clientWidth };
+  const at = points.map(([u, v]) => dark(Math.floor(u * (width - 1)), Math.floor(v * (height - 1))));
+  return {
+    ink: ink / (width * height), at, width, height,
+    cssWidth: pad.clientWidth, cssHeight: pad.clientHeight,
+  };
 }
 """
 
 
 def read_pad(page: Page, points: Stroke = ()) -> dict:
-    """The pad's pixels: `ink` = fraction of dark pixels, `at` = is each point dark, sizes."""
+    """The pad's pixels: `ink` = fraction of dark pixels, `at` = is each point dark (points in
+    fractions of the pad's width and height), sizes."""
     return page.evaluate(_READ_PAD, [list(p) for p in points])
 
 

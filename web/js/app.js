@@ -1,13 +1,58 @@
-// Wires the page together: pad, live recognition, result view, buttons and keys.
+// Wires the page together: pad, mode, live recognition, result view, history, feedback,
+// buttons and keys.
 
-import { health } from "./client.js";
-import { LiveRecognition } from "./live.js";
+import { dataUrl, health } from "./client.js";
+import { FeedbackControl } from "./feedback.js";
+import { entryFor, History, HistoryView } from "./history.js";
+import { LiveRecognition, readDigit } from "./live.js";
+import { ModeSwitch } from "./mode.js";
+import { NumberReader } from "./numbers.js";
 import { Pad } from "./pad.js";
 import { ResultView } from "./view.js";
 
+/** Height of the history's thumbnails, in pixels. */
+const THUMB_HEIGHT = 48;
+
 const pad = new Pad(document.getElementById("pad"));
+const numbers = new NumberReader(document.getElementById("boxes"), document.getElementById("split"), pad);
+const modes = new ModeSwitch(document.getElementById("mode"), pad);
 const view = new ResultView(document.getElementById("result"));
-const live = new LiveRecognition(pad, view);
+const live = new LiveRecognition(pad, view, (drawing, signal) =>
+  modes.mode === "number"
+    ? numbers.recognize(drawing, signal).then((answer) => ({ ...answer, mode: "number" }))
+    : readDigit(drawing, signal),
+);
+const history = new History();
+new HistoryView(document.getElementById("history"), history);
+const feedback = new FeedbackControl(document.getElementById("feedback"));
+
+// One history row per drawing: a drawing starts with the first stroke on an empty pad.
+let drawingId = null;
+pad.addEventListener("strokestart", () => {
+  if (pad.strokeCount === 1 || drawingId === null) drawingId = newId();
+});
+pad.addEventListener("change", () => {
+  if (pad.isEmpty) drawingId = null;
+});
+live.addEventListener("empty", () => feedback.hide());
+live.addEventListener("answer", async (e) => {
+  const answer = e.detail;
+  if (answer.mode === "number") numbers.show(answer.result, answer.groups, answer.extents, pad.aspect);
+  if (!answer.settled || drawingId === null || answer.result.reason === "blank") return;
+  const id = drawingId;
+  feedback.offer(id, answer);
+  const thumbnail = await dataUrl(await pad.toBlob(THUMB_HEIGHT));
+  if (id === drawingId) history.record(entryFor(id, answer.mode, answer.result, thumbnail));
+});
+feedback.addEventListener("sent", (e) => {
+  history.note(e.detail.id, { label: e.detail.label, status: e.detail.status });
+});
+// A new mode reshapes the pad, and the pad's "change" asks again.
+numbers.addEventListener("regroup", () => live.now());
+
+function newId() {
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
 
 document.getElementById("undo").addEventListener("click", () => pad.undo());
 document.getElementById("clear").addEventListener("click", () => pad.clear());
@@ -33,6 +78,8 @@ document.addEventListener("keydown", (e) => {
 });
 
 health().then((info) => {
+  // A server that says it collects no feedback gets no feedback control.
+  if (info && (info.feedback === false || info.feedback === "off")) feedback.disable();
   if (info && info.model_version) {
     document.getElementById("model-info").textContent =
       `Model ${info.model_version}, a small CNN trained on MNIST, run by this server. Your drawing goes nowhere else.`;

@@ -15,26 +15,58 @@ export class ServerError extends Error {
   }
 }
 
-/** Send a PNG of the drawing; resolve to the contract's result, with the 28x28 input included. */
-export async function predict(png, signal) {
-  const response = await fetch("predict?include_input=true", {
+/**
+ * Send a PNG of the drawing; resolve to the contract's result, with the 28x28 input included.
+ * With `fields` (say {mode: "number", strokes: [...]}) the PNG goes as JSON with them.
+ */
+export async function predict(png, signal, fields = null) {
+  if (fields === null) {
+    return post("predict?include_input=true", "image/png", png, signal);
+  }
+  const body = JSON.stringify({ image: await dataUrl(png), include_input: true, ...fields });
+  return post("predict", "application/json", body, signal);
+}
+
+/** Several PNGs in one batch request; resolve to their results, in order. */
+export async function predictMany(pngs, signal) {
+  const images = await Promise.all(pngs.map(dataUrl));
+  const body = JSON.stringify({ images, include_input: true });
+  const answer = await post("predict", "application/json", body, signal);
+  if (!Array.isArray(answer.predictions)) throw new ServerError("the server sent no predictions", 502);
+  return answer.predictions.map((result) => ({ request_id: answer.request_id, ...result }));
+}
+
+async function post(url, type, body, signal) {
+  const response = await fetch(url, {
     method: "POST",
-    headers: { "Content-Type": "image/png", Accept: "application/json" },
-    body: png,
+    headers: { "Content-Type": type, Accept: "application/json" },
+    body,
     signal,
     cache: "no-store",
   });
-  let body = null;
+  let answer = null;
   try {
-    body = await response.json();
+    answer = await response.json();
   } catch {
     // Not JSON (a proxy's error page, say): the status is all we know.
   }
-  if (!response.ok || body === null) {
-    const reason = body && body.error ? body.error : `the server answered ${response.status}`;
+  if (!response.ok || answer === null) {
+    const reason = answer && answer.error ? answer.error : `the server answered ${response.status}`;
     throw new ServerError(reason, response.status);
   }
-  return body;
+  // The id that also appears in the server's log line for this request, when it says one.
+  answer.request_id ??= response.headers.get("x-request-id") ?? undefined;
+  return answer;
+}
+
+/** A Blob as a data: URL (base64), as the JSON API and thumbnails take it. */
+export function dataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
 }
 
 /** True when the server says it can answer predictions (model loaded and warmed up). */

@@ -1,5 +1,7 @@
 // Real-time recognition: when to ask the server, which answer wins, and recovering
-// from a server that is down.
+// from a server that is down. Every answer shown is also dispatched as an "answer" event
+// (detail: what the recognizer returned, plus `settled`) for the history, the feedback
+// control and the number's boxes.
 
 import { isReady, predict, ServerError } from "./client.js";
 
@@ -13,9 +15,10 @@ const RETRY_MAX_MS = 4000;
 
 const DOWN_MESSAGE = "Can't reach the server right now. Retrying by itself; your drawing is kept.";
 
-export class LiveRecognition {
+export class LiveRecognition extends EventTarget {
   #pad;
   #view;
+  #recognize;
   #seq = 0;
   #controller = null;
   #timer = 0;
@@ -23,9 +26,13 @@ export class LiveRecognition {
   #retryTimer = 0;
   #retryDelay = RETRY_FIRST_MS;
 
-  constructor(pad, view) {
+  /** `recognize(pad, signal)` asks the server in the current mode and resolves to
+   * {result, png, mode, ...}; the default reads one digit. */
+  constructor(pad, view, recognize = readDigit) {
+    super();
     this.#pad = pad;
     this.#view = view;
+    this.#recognize = recognize;
     pad.addEventListener("strokemove", () => this.schedule());
     pad.addEventListener("strokeend", () => this.now());
     pad.addEventListener("change", () => this.now());
@@ -55,18 +62,21 @@ export class LiveRecognition {
     if (this.#pad.isEmpty) {
       this.#view.setBusy(false);
       this.#view.showEmpty();
+      this.dispatchEvent(new Event("empty"));
       return;
     }
     const controller = new AbortController();
     this.#controller = controller;
     this.#view.setBusy(true);
+    // An answer asked for while the pen is up is the drawing's answer (for the history and
+    // feedback); one asked for mid-stroke is only a preview.
+    const settled = !this.#pad.isDrawing;
     try {
-      const png = await this.#pad.toBlob();
-      if (seq !== this.#seq) return;
-      const result = await predict(png, controller.signal);
+      const answer = await this.#recognize(this.#pad, controller.signal);
       if (seq !== this.#seq) return;
       this.#recovered();
-      this.#view.showResult(result);
+      this.#view.showResult(answer.result);
+      this.dispatchEvent(new CustomEvent("answer", { detail: { ...answer, settled } }));
     } catch (error) {
       if (error.name === "AbortError" || seq !== this.#seq) return;
       this.#failed(error);
@@ -108,4 +118,10 @@ export class LiveRecognition {
       this.#pollUntilReady();
     }, this.#retryDelay);
   }
+}
+
+/** One digit: the drawing as a PNG, sent as it is. */
+export async function readDigit(pad, signal) {
+  const png = await pad.toBlob();
+  return { result: await predict(png, signal), png, mode: "digit" };
 }

@@ -1,23 +1,25 @@
 // The drawing pad: pointer input (mouse, touch, pen), strokes, and painting them.
 //
-// Strokes are kept in units of the canvas side (0..1), so the same drawing can be
-// painted crisply at any display size and devicePixelRatio, and again onto a fixed-size
-// canvas for the server.
+// Strokes are kept in units of the pad's height (y in 0..1, x in 0..aspect), so the same
+// drawing can be painted crisply at any display size and devicePixelRatio, again onto a
+// fixed-size canvas for the server, and kept when the pad widens for a number.
 
-/** Ink width as a fraction of the pad's side. A digit that fills most of the pad is
+/** Ink width as a fraction of the pad's height. A digit that fills most of the pad is
  * scaled to a 20 px box by the server; at 1/13 its strokes end up about 2 px wide, as in MNIST. */
 export const INK_WIDTH = 1 / 13;
 
-/** Side of the PNG sent to the server: enough detail, a few kilobytes. */
+/** Height of the PNG sent to the server (its width follows the pad's aspect): enough
+ * detail, a few kilobytes. */
 export const EXPORT_SIDE = 280;
 
 /** Samples closer than this (in pad units) to the previous one add nothing but noise. */
 const MIN_STEP = 0.0025;
 
-/** Fill the square with white paper and draw the strokes in black ink. */
-export function paint(ctx, side, strokes) {
+/** Fill the canvas with white paper and draw the strokes in black ink, `side` pixels per
+ * pad unit (the canvas height). */
+export function paint(ctx, side, strokes, width = side) {
   ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, side, side);
+  ctx.fillRect(0, 0, width, side);
   ctx.strokeStyle = "#000";
   ctx.fillStyle = "#000";
   ctx.lineWidth = INK_WIDTH * side;
@@ -26,6 +28,17 @@ export function paint(ctx, side, strokes) {
   for (const stroke of strokes) {
     trace(ctx, stroke, side);
   }
+}
+
+/** The drawing as a PNG on white, `height` pixels high and as wide as the pad's aspect. */
+export function drawingBlob(strokes, aspect, height = EXPORT_SIDE) {
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(height * aspect);
+  canvas.height = height;
+  paint(canvas.getContext("2d"), height, strokes, canvas.width);
+  return new Promise((resolve, reject) => {
+    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("PNG export failed"))), "image/png");
+  });
 }
 
 /** One stroke as quadratic curves through the midpoints of its samples: smooth, no corners. */
@@ -50,8 +63,8 @@ function trace(ctx, points, side) {
 }
 
 /**
- * A square canvas to draw on. Dispatches "strokestart", "strokemove", "strokeend" while
- * drawing and "change" after undo or clear.
+ * A canvas to draw on, square or wide (see setAspect). Dispatches "strokestart",
+ * "strokemove", "strokeend" while drawing and "change" after undo, clear or a new shape.
  */
 export class Pad extends EventTarget {
   #canvas;
@@ -60,6 +73,7 @@ export class Pad extends EventTarget {
   #active = null;
   #pointerId = null;
   #frame = 0;
+  #aspect = 1;
 
   constructor(canvas) {
     super();
@@ -86,6 +100,30 @@ export class Pad extends EventTarget {
     return this.#strokes.length;
   }
 
+  /** Width over height of the drawing surface (and of the PNG sent to the server). */
+  get aspect() {
+    return this.#aspect;
+  }
+
+  /** A copy of the strokes, in pad units (the pad's height is 1). */
+  get strokes() {
+    return this.#strokes.map((stroke) => stroke.map(([x, y]) => [x, y]));
+  }
+
+  /**
+   * Change the pad's shape; the page's CSS sizes the canvas to match (see .pad-frame).
+   * Widening keeps the drawing; narrowing clears it if any ink would fall outside.
+   */
+  setAspect(aspect) {
+    if (aspect === this.#aspect) return;
+    this.#aspect = aspect;
+    const outside = this.#strokes.some((stroke) => stroke.some(([x]) => x > aspect));
+    if (outside) this.#strokes = [];
+    this.#canvas.dataset.aspect = String(aspect);
+    this.#resize();
+    this.#changed();
+  }
+
   /** True while a pointer is down on the pad. */
   get isDrawing() {
     return this.#active !== null;
@@ -104,15 +142,9 @@ export class Pad extends EventTarget {
     this.#changed();
   }
 
-  /** The drawing as a PNG on white, EXPORT_SIDE pixels square, whatever the display size. */
-  toBlob() {
-    const canvas = document.createElement("canvas");
-    canvas.width = EXPORT_SIDE;
-    canvas.height = EXPORT_SIDE;
-    paint(canvas.getContext("2d"), EXPORT_SIDE, this.#strokes);
-    return new Promise((resolve, reject) => {
-      canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("PNG export failed"))), "image/png");
-    });
+  /** The drawing as a PNG on white, EXPORT_SIDE pixels high, whatever the display size. */
+  toBlob(height = EXPORT_SIDE) {
+    return drawingBlob(this.#strokes, this.#aspect, height);
   }
 
   #changed() {
@@ -124,9 +156,10 @@ export class Pad extends EventTarget {
   #point(e) {
     const canvas = this.#canvas;
     const rect = canvas.getBoundingClientRect();
+    const unit = canvas.clientHeight || 1;
     return [
-      (e.clientX - rect.left - canvas.clientLeft) / canvas.clientWidth,
-      (e.clientY - rect.top - canvas.clientTop) / canvas.clientHeight,
+      ((e.clientX - rect.left - canvas.clientLeft) / (canvas.clientWidth || 1)) * this.#aspect,
+      (e.clientY - rect.top - canvas.clientTop) / unit,
     ];
   }
 
@@ -168,10 +201,11 @@ export class Pad extends EventTarget {
 
   /** Backing store = content box x devicePixelRatio, so ink stays sharp on high-DPI screens. */
   #resize() {
-    const side = Math.max(1, Math.round(this.#canvas.clientWidth * (window.devicePixelRatio || 1)));
-    if (this.#canvas.width !== side || this.#canvas.height !== side) {
-      this.#canvas.width = side;
-      this.#canvas.height = side;
+    const height = Math.max(1, Math.round(this.#canvas.clientHeight * (window.devicePixelRatio || 1)));
+    const width = Math.round(height * this.#aspect);
+    if (this.#canvas.width !== width || this.#canvas.height !== height) {
+      this.#canvas.width = width;
+      this.#canvas.height = height;
     }
     this.#render();
   }
@@ -193,6 +227,6 @@ export class Pad extends EventTarget {
   }
 
   #render() {
-    paint(this.#ctx, this.#canvas.width, this.#strokes);
+    paint(this.#ctx, this.#canvas.height, this.#strokes, this.#canvas.width);
   }
 }

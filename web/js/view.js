@@ -1,14 +1,36 @@
-// The result panel: the big digit, confidence, ten bars, the 28x28 input and notices.
-// It only displays; deciding what to show is the caller's job.
+// The result panel: the big answer (a digit or a number), confidence, ten bars or the
+// number's parts, the 28x28 inputs and notices. It only displays; deciding what to show is
+// the caller's job.
 
 /** Below this confidence the page says it is unsure and suggests how to draw better. */
 export const LOW_CONFIDENCE = 0.6;
 
-const DIGITS = Array.from({ length: 10 }, (_, d) => String(d));
+/** What the page says when the server names no digit, by the answer's reason (the server's
+ * own message is shown too, when it sends one). */
+const REJECTED = {
+  not_a_digit: "Not a digit",
+  several_digits: "Several digits, not one",
+  too_small: "Too small to read",
+};
 
-function percent(p) {
+const DIGITS = Array.from({ length: 10 }, (_, d) => String(d));
+const SIDE = 28;
+
+export function percent(p) {
   if (p > 0 && p < 0.005) return "<1%";
   return `${Math.round(p * 100)}%`;
+}
+
+/** True for an answer in number mode (it has parts, not one digit). */
+export function isNumberAnswer(result) {
+  return Array.isArray(result.digits);
+}
+
+/** The answer as one short text: "7", "2026", or "not a digit" (for the history and feedback). */
+export function answerText(result) {
+  if (isNumberAnswer(result)) return result.number ?? "not a number";
+  if (result.digit === null || result.digit === undefined) return "not a digit";
+  return String(result.digit);
 }
 
 export class ResultView {
@@ -18,6 +40,8 @@ export class ResultView {
   #advice;
   #notice;
   #seen;
+  #chart;
+  #parts;
   #rows = [];
 
   constructor(root) {
@@ -27,39 +51,104 @@ export class ResultView {
     this.#advice = root.querySelector("#advice");
     this.#notice = root.querySelector("#notice");
     this.#seen = root.querySelector("#seen");
+    this.#chart = root.querySelector(".chart");
+    this.#parts = root.querySelector("#parts");
     this.#buildBars(root.querySelector("#bars"));
     this.showEmpty();
   }
 
   /** Nothing drawn: invite the user, show no guess. */
-  showEmpty(message = "Draw a digit") {
+  showEmpty(message = null) {
+    const number = document.body.dataset.mode === "number";
     this.#root.dataset.state = "empty";
+    this.#root.dataset.kind = number ? "number" : "digit";
     this.#digit.textContent = "?";
-    this.#summary.textContent = message;
+    this.#summary.textContent = message ?? (number ? "Draw a number" : "Draw a digit");
     this.#advice.hidden = true;
     this.#setBars(null);
-    this.#drawSeen(null);
+    this.#setParts([]);
+    this.#drawSeen([]);
   }
 
-  /** A prediction from POST /predict. */
+  /** A prediction from POST /predict: one digit, "not a digit", or a number. */
   showResult(result) {
-    if (result.blank || result.digit === null) {
-      this.showEmpty(result.message || "Draw a digit");
-      return;
+    if (isNumberAnswer(result)) {
+      this.#showNumber(result);
+    } else if (result.reason === "blank" || (result.blank && result.digit === null)) {
+      this.showEmpty();
+    } else if (result.digit === null || result.digit === undefined) {
+      this.#showRejected(result);
+    } else {
+      this.#showDigit(result);
     }
+  }
+
+  #showDigit(result) {
     const ranked = DIGITS.map((d) => [d, result.probabilities[d] ?? 0]).sort((a, b) => b[1] - a[1]);
     const low = result.confidence < LOW_CONFIDENCE;
     this.#root.dataset.state = low ? "unsure" : "sure";
+    this.#root.dataset.kind = "digit";
     this.#digit.textContent = String(result.digit);
     this.#summary.textContent = low
       ? `Maybe ${result.digit}? Only ${percent(result.confidence)} sure.`
       : `It's a ${result.digit}, ${percent(result.confidence)} sure.`;
-    this.#advice.hidden = !low;
-    this.#advice.textContent = low
-      ? `It could also be a ${ranked[1][0]}. Draw one digit, large and in the middle of the pad.`
-      : "";
+    this.#setAdvice(
+      low ? `It could also be a ${ranked[1][0]}. Draw one digit, large and in the middle of the pad.` : "",
+    );
     this.#setBars(result.probabilities, String(result.digit));
-    this.#drawSeen(result.input);
+    this.#setParts([]);
+    this.#drawSeen(result.input ? [result.input] : []);
+  }
+
+  /** The server found no single digit: say so plainly, and highlight no bar. */
+  #showRejected(result) {
+    this.#root.dataset.state = "rejected";
+    this.#root.dataset.kind = "digit";
+    this.#digit.textContent = "?";
+    this.#summary.textContent = REJECTED[result.reason] ?? "Not a digit";
+    this.#setAdvice(
+      result.message ||
+        "Draw one digit, 0 to 9, large and in the middle of the pad. For several digits, switch to Number.",
+    );
+    this.#setBars(result.probabilities ?? null, null);
+    this.#setParts([]);
+    this.#drawSeen(result.input ? [result.input] : []);
+  }
+
+  #showNumber(result) {
+    const parts = result.digits;
+    this.#root.dataset.kind = "number";
+    this.#setBars(null);
+    this.#setParts(parts);
+    this.#drawSeen(parts.map((part) => part.input).filter(Array.isArray));
+    if (parts.length === 0) {
+      this.showEmpty(result.message || null);
+      return;
+    }
+    if (result.number === null || result.number === undefined) {
+      const bad = parts.findIndex((part) => part.digit === null || part.digit === undefined);
+      this.#root.dataset.state = "rejected";
+      this.#digit.textContent = parts.map((part) => (part.digit ?? "?")).join("");
+      this.#summary.textContent = "Not a number I can read";
+      this.#setAdvice(
+        result.message ||
+          (bad >= 0
+            ? `Part ${bad + 1} is not a digit${parts[bad].message ? `: ${parts[bad].message}` : "."}`
+            : "Write the digits side by side, each one large, with a small gap between them."),
+      );
+      return;
+    }
+    const low = result.confidence < LOW_CONFIDENCE;
+    this.#root.dataset.state = low ? "unsure" : "sure";
+    this.#digit.textContent = result.number;
+    this.#summary.textContent = low
+      ? `Maybe ${result.number}? Only ${percent(result.confidence)} sure.`
+      : `It's ${result.number}, ${percent(result.confidence)} sure.`;
+    this.#setAdvice(
+      low
+        ? "Write the digits side by side, each one large, with a small gap between them. Boxes on the pad show how the drawing was split."
+        : "",
+    );
   }
 
   /** A plain-words problem (server down, request refused). The last result stays, dimmed. */
@@ -77,6 +166,11 @@ export class ResultView {
 
   setBusy(busy) {
     this.#root.setAttribute("aria-busy", String(busy));
+  }
+
+  #setAdvice(text) {
+    this.#advice.hidden = !text;
+    this.#advice.textContent = text;
   }
 
   #buildBars(list) {
@@ -112,21 +206,42 @@ export class ResultView {
     });
   }
 
-  /** The model's input is white ink on black, 0..1; show it exactly so. */
-  #drawSeen(input) {
+  /** The number's parts, left to right, in words a screen reader reads well. */
+  #setParts(parts) {
+    this.#parts.replaceChildren(
+      ...parts.map((part, i) => {
+        const item = document.createElement("li");
+        item.className = "part";
+        const named = part.digit !== null && part.digit !== undefined;
+        item.dataset.digit = named ? String(part.digit) : "";
+        item.textContent = named
+          ? `${part.digit}, ${percent(part.confidence)} sure`
+          : `not a digit${part.reason ? ` (${part.reason.replaceAll("_", " ")})` : ""}`;
+        item.setAttribute("aria-label", `Part ${i + 1}: ${item.textContent}`);
+        return item;
+      }),
+    );
+    this.#chart.hidden = this.#root.dataset.kind === "number";
+  }
+
+  /** The model's inputs are white ink on black, 0..1; show them exactly so, side by side. */
+  #drawSeen(inputs) {
+    const valid = inputs.filter((input) => Array.isArray(input) && input.length === SIDE);
+    const count = Math.max(1, valid.length);
+    this.#seen.width = SIDE * count;
+    this.#seen.style.setProperty("--n", String(count));
     const ctx = this.#seen.getContext("2d");
-    const image = ctx.createImageData(28, 28);
-    if (Array.isArray(input) && input.length === 28) {
+    const image = ctx.createImageData(SIDE * count, SIDE);
+    for (let i = 3; i < image.data.length; i += 4) image.data[i] = 255;
+    valid.forEach((input, k) => {
       input.forEach((row, y) => {
         row.forEach((v, x) => {
           const grey = Math.round(Math.min(1, Math.max(0, v)) * 255);
-          image.data.set([grey, grey, grey, 255], (y * 28 + x) * 4);
+          image.data.set([grey, grey, grey, 255], (y * SIDE * count + k * SIDE + x) * 4);
         });
       });
-    } else {
-      for (let i = 3; i < image.data.length; i += 4) image.data[i] = 255;
-    }
+    });
     ctx.putImageData(image, 0, 0);
-    this.#seen.dataset.filled = String(Array.isArray(input));
+    this.#seen.dataset.filled = String(valid.length > 0);
   }
 }

@@ -1,0 +1,209 @@
+// The session's answers, kept in this browser (localStorage) until the user clears them:
+// one row per drawing, with a thumbnail, the answer, how sure, which model and when. Shown
+// as a list with delete buttons, and downloadable as CSV or JSON. Nothing here is sent
+// anywhere; feedback is a separate, explicit act.
+
+import { answerText, percent } from "./view.js";
+
+const KEY = "nv.history.v1";
+
+/** Rows kept at most; the oldest go first. Thumbnails are about 1-2 kB each. */
+export const HISTORY_LIMIT = 200;
+
+/** Columns of the CSV download, in order (the JSON download has the same fields). */
+export const CSV_COLUMNS = [
+  "time",
+  "mode",
+  "answer",
+  "digit",
+  "number",
+  "reason",
+  "confidence",
+  "model_version",
+  "request_id",
+  "feedback",
+  "thumbnail",
+];
+
+/** One history row from an answer of the server. */
+export function entryFor(id, mode, result, thumbnail, time = new Date()) {
+  const number = Array.isArray(result.digits);
+  return {
+    id,
+    time: time.toISOString(),
+    mode,
+    answer: answerText(result),
+    digit: number ? null : (result.digit ?? null),
+    number: number ? (result.number ?? null) : null,
+    reason: result.reason ?? null,
+    confidence: Number(result.confidence ?? 0),
+    model_version: result.model_version ?? null,
+    request_id: result.request_id ?? null,
+    feedback: null,
+    thumbnail,
+  };
+}
+
+/** The rows as CSV (RFC 4180: quoted where needed, CRLF line ends). */
+export function toCsv(entries) {
+  const cell = (value) => {
+    const text = value === null || value === undefined ? "" : String(value);
+    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  const rows = entries.map((entry) => CSV_COLUMNS.map((column) => cell(entry[column])).join(","));
+  return [CSV_COLUMNS.join(","), ...rows].join("\r\n") + "\r\n";
+}
+
+/** The rows as a JSON document (without the internal ids). */
+export function toJson(entries) {
+  const rows = entries.map((entry) => Object.fromEntries(CSV_COLUMNS.map((c) => [c, entry[c] ?? null])));
+  return JSON.stringify({ exported: new Date().toISOString(), entries: rows }, null, 2);
+}
+
+/** The stored rows, newest first. Dispatches "change" whenever they change. */
+export class History extends EventTarget {
+  #entries = [];
+
+  constructor() {
+    super();
+    try {
+      const stored = JSON.parse(localStorage.getItem(KEY) ?? "[]");
+      if (Array.isArray(stored)) this.#entries = stored.filter((e) => e && typeof e.id === "string");
+    } catch {
+      // unreadable or blocked storage: start empty
+    }
+  }
+
+  get entries() {
+    return [...this.#entries];
+  }
+
+  /** Add the row, or replace the row of the same drawing (its answer changed). */
+  record(entry) {
+    const previous = this.#entries.find((e) => e.id === entry.id);
+    const kept = this.#entries.filter((e) => e.id !== entry.id);
+    // Feedback given on the drawing stays with it while the answer is refined.
+    this.#entries = [{ ...entry, feedback: previous?.feedback ?? entry.feedback }, ...kept].slice(0, HISTORY_LIMIT);
+    this.#save();
+  }
+
+  /** Note on a row that the user confirmed or corrected it. */
+  note(id, feedback) {
+    const entry = this.#entries.find((e) => e.id === id);
+    if (!entry) return;
+    entry.feedback = feedback;
+    this.#save();
+  }
+
+  remove(id) {
+    this.#entries = this.#entries.filter((e) => e.id !== id);
+    this.#save();
+  }
+
+  clear() {
+    this.#entries = [];
+    this.#save();
+  }
+
+  /** Write to storage; when it is full, drop the oldest rows until it fits. */
+  #save() {
+    for (;;) {
+      try {
+        if (this.#entries.length) localStorage.setItem(KEY, JSON.stringify(this.#entries));
+        else localStorage.removeItem(KEY);
+        break;
+      } catch {
+        if (this.#entries.length <= 1) break; // storage blocked: keep the rows for this visit only
+        this.#entries = this.#entries.slice(0, Math.floor(this.#entries.length / 2));
+      }
+    }
+    this.dispatchEvent(new Event("change"));
+  }
+}
+
+/** The history panel: the list, delete one, clear all, download CSV and JSON. */
+export class HistoryView {
+  #history;
+  #list;
+  #empty;
+  #count;
+
+  constructor(root, history) {
+    this.#history = history;
+    this.#list = root.querySelector("#history-list");
+    this.#empty = root.querySelector("#history-empty");
+    this.#count = root.querySelector("#history-count");
+    root.querySelector("#history-clear").addEventListener("click", () => history.clear());
+    root.querySelector("#history-csv").addEventListener("click", () =>
+      download(toCsv(history.entries), "text/csv", "csv"),
+    );
+    root.querySelector("#history-json").addEventListener("click", () =>
+      download(toJson(history.entries), "application/json", "json"),
+    );
+    this.#list.addEventListener("click", (e) => {
+      const button = e.target instanceof Element ? e.target.closest("button[data-remove]") : null;
+      if (button) this.#remove(button);
+    });
+    history.addEventListener("change", () => this.render());
+    this.render();
+  }
+
+  render() {
+    const entries = this.#history.entries;
+    this.#list.replaceChildren(...entries.map(row));
+    this.#empty.hidden = entries.length > 0;
+    this.#count.textContent = entries.length === 1 ? "1 drawing" : `${entries.length} drawings`;
+    for (const button of this.#list.closest("section").querySelectorAll(".history-actions button")) {
+      button.disabled = entries.length === 0;
+    }
+  }
+
+  /** Delete a row; keep keyboard focus in the list (the next row's button, or the heading). */
+  #remove(button) {
+    const item = button.closest("li");
+    const next = item.nextElementSibling ?? item.previousElementSibling;
+    const nextId = next?.dataset.id;
+    this.#history.remove(button.dataset.remove);
+    const target = nextId && this.#list.querySelector(`li[data-id="${CSS.escape(nextId)}"] button`);
+    (target || this.#list.closest("section").querySelector("h2")).focus();
+  }
+}
+
+function row(entry) {
+  const item = document.createElement("li");
+  item.className = "history-item";
+  item.dataset.id = entry.id;
+  const image = document.createElement("img");
+  image.className = "history-thumb";
+  image.src = entry.thumbnail || "";
+  image.alt = "";
+  const answer = document.createElement("span");
+  answer.className = "history-answer";
+  answer.textContent = entry.answer;
+  const details = document.createElement("span");
+  details.className = "history-details";
+  const time = new Date(entry.time);
+  const feedback = entry.feedback ? ` · ${entry.feedback.label === entry.answer ? "confirmed" : `was ${entry.feedback.label}`}` : "";
+  details.textContent = `${entry.reason ? "" : `${percent(entry.confidence)} · `}${time.toLocaleTimeString()} · model ${entry.model_version ?? "?"}${feedback}`;
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "history-remove";
+  remove.dataset.remove = entry.id;
+  remove.textContent = "Delete";
+  remove.setAttribute("aria-label", `Delete ${entry.answer} from ${time.toLocaleTimeString()}`);
+  item.append(image, answer, details, remove);
+  return item;
+}
+
+/** Save text as a file: a blob: URL on a temporary link (allowed by the CSP, no server). */
+function download(text, type, extension) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = document.createElement("a");
+  link.href = url;
+  const stamp = new Date().toISOString().slice(0, 19).replaceAll(":", "-");
+  link.download = `number-visualizer-history-${stamp}.${extension}`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

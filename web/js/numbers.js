@@ -1,0 +1,259 @@
+// Number mode: ask the server to read a whole number, draw its boxes over the pad, and let
+// the user correct the split. The page knows the strokes, so it sends their x-extents as a
+// hint, and keeps one rule itself: strokes drawn far apart are always separate digits. When
+// the user joins or splits parts, the page renders each group of strokes as its own image
+// and reads them as a batch of single digits.
+
+import { predict, predictMany } from "./client.js";
+import { drawingBlob, EXPORT_SIDE, INK_WIDTH } from "./pad.js";
+
+/** Width over height of the pad in number mode: six digits fit comfortably side by side. */
+export const NUMBER_ASPECT = 3;
+
+/** Strokes whose inks are at least this far apart (in pad heights) are different digits:
+ * a fifth of the pad is far wider than any gap inside a digit (a 5's loose bar, a 7's bar). */
+export const FAR_GAP = 0.2;
+
+/** Paper left and right of a group rendered on its own, in pad heights. */
+const MARGIN = 0.15;
+
+/** Each stroke's inked extent in pad units: {x0, x1, y0, y1}, ink width included. */
+export function strokeExtents(strokes) {
+  const half = INK_WIDTH / 2;
+  return strokes.map((stroke) => {
+    const xs = stroke.map(([x]) => x);
+    const ys = stroke.map(([, y]) => y);
+    return {
+      x0: Math.min(...xs) - half,
+      x1: Math.max(...xs) + half,
+      y0: Math.min(...ys) - half,
+      y1: Math.max(...ys) + half,
+    };
+  });
+}
+
+/** The hint sent with the drawing: each stroke's [x0, x1] in the posted image's pixels. */
+export function strokeHint(extents) {
+  return extents.map(({ x0, x1 }) => [Math.round(x0 * EXPORT_SIDE), Math.round(x1 * EXPORT_SIDE)]);
+}
+
+const centre = ({ x0, x1 }) => (x0 + x1) / 2;
+
+/** Stroke indices grouped by the server's boxes (each stroke goes to the box nearest its
+ * centre), left to right; boxes that got no stroke are dropped. */
+export function groupsFromBoxes(extents, boxes) {
+  if (boxes.length === 0) return extents.length ? [extents.map((_, i) => i)] : [];
+  const groups = boxes.map(() => []);
+  const distance = (box, x) => Math.abs((box[0] + box[2]) / 2 - x);
+  extents.forEach((extent, i) => {
+    const x = centre(extent) * EXPORT_SIDE;
+    let best = boxes.findIndex((box) => box[0] <= x && x <= box[2]);
+    if (best < 0) {
+      best = boxes.reduce((b, box, k) => (distance(box, x) < distance(boxes[b], x) ? k : b), 0);
+    }
+    groups[best].push(i);
+  });
+  return sortGroups(groups.filter((group) => group.length), extents);
+}
+
+function sortGroups(groups, extents) {
+  const left = (group) => Math.min(...group.map((i) => extents[i].x0));
+  return groups.map((group) => [...group].sort((a, b) => a - b)).sort((a, b) => left(a) - left(b));
+}
+
+/** Cut each group wherever its strokes leave a gap of at least FAR_GAP. */
+export function separateFarApart(groups, extents) {
+  const out = [];
+  for (const group of groups) {
+    const sorted = [...group].sort((a, b) => extents[a].x0 - extents[b].x0);
+    let current = [sorted[0]];
+    let right = extents[sorted[0]].x1;
+    for (const i of sorted.slice(1)) {
+      if (extents[i].x0 - right >= FAR_GAP) {
+        out.push(current);
+        current = [];
+      }
+      current.push(i);
+      right = Math.max(right, extents[i].x1);
+    }
+    out.push(current);
+  }
+  return sortGroups(out, extents);
+}
+
+/** Split one group in two at the widest gap between its strokes' centres. */
+export function splitGroup(groups, index, extents) {
+  const sorted = [...groups[index]].sort((a, b) => centre(extents[a]) - centre(extents[b]));
+  if (sorted.length < 2) return groups;
+  let cut = 1;
+  for (let k = 1; k < sorted.length; k += 1) {
+    const gap = centre(extents[sorted[k]]) - centre(extents[sorted[k - 1]]);
+    if (gap > centre(extents[sorted[cut]]) - centre(extents[sorted[cut - 1]])) cut = k;
+  }
+  const parts = [sorted.slice(0, cut), sorted.slice(cut)];
+  return sortGroups([...groups.slice(0, index), ...parts, ...groups.slice(index + 1)], extents);
+}
+
+/** Join a group with the one to its right. */
+export function joinGroups(groups, index, extents) {
+  if (index + 1 >= groups.length) return groups;
+  const joined = [...groups[index], ...groups[index + 1]];
+  return sortGroups([...groups.slice(0, index), joined, ...groups.slice(index + 2)], extents);
+}
+
+/** The inked extent of a group, in pad units. */
+function groupExtent(group, extents) {
+  const members = group.map((i) => extents[i]);
+  return {
+    x0: Math.min(...members.map((e) => e.x0)),
+    x1: Math.max(...members.map((e) => e.x1)),
+    y0: Math.min(...members.map((e) => e.y0)),
+    y1: Math.max(...members.map((e) => e.y1)),
+  };
+}
+
+/** Read each group of strokes as one digit (a batch request), and compose the number. */
+async function readGroups(strokes, extents, groups, signal) {
+  const boxes = groups.map((group) => groupExtent(group, extents));
+  const pngs = groups.map((group, g) => {
+    const shift = boxes[g].x0 - MARGIN;
+    const moved = group.map((i) => strokes[i].map(([x, y]) => [x - shift, y]));
+    return drawingBlob(moved, boxes[g].x1 - boxes[g].x0 + 2 * MARGIN);
+  });
+  const answers = await predictMany(await Promise.all(pngs), signal);
+  const digits = answers.map((answer, g) => ({
+    ...answer,
+    box: [boxes[g].x0, boxes[g].y0, boxes[g].x1, boxes[g].y1].map((v) => Math.round(Math.max(0, v) * EXPORT_SIDE)),
+  }));
+  const named = digits.every((part) => part.digit !== null && part.digit !== undefined);
+  return {
+    number: named ? digits.map((part) => String(part.digit)).join("") : null,
+    digits,
+    confidence: named ? digits.reduce((p, part) => p * part.confidence, 1) : 0,
+    model_version: answers[0]?.model_version,
+    request_id: answers[0]?.request_id,
+    split: "page",
+  };
+}
+
+/**
+ * Number mode's recognition and its split controls. `recognize` is what LiveRecognition
+ * calls; `show` draws the boxes and the join/split buttons for an answer.
+ */
+export class NumberReader extends EventTarget {
+  #overlay;
+  #controls;
+  #chosen = null; // the user's own grouping of the current drawing, if they changed it
+
+  constructor(overlay, controls, pad) {
+    super();
+    this.#overlay = overlay;
+    this.#controls = controls;
+    // Any change to the drawing starts again from the server's split.
+    for (const type of ["strokestart", "change"]) {
+      pad.addEventListener(type, () => {
+        this.#chosen = null;
+        this.clear();
+      });
+    }
+  }
+
+  /** Ask for the number in the pad's drawing; resolve to {result, png}. */
+  async recognize(pad, signal) {
+    const strokes = pad.strokes;
+    const extents = strokeExtents(strokes);
+    const png = await pad.toBlob();
+    if (this.#chosen !== null) {
+      const result = await readGroups(strokes, extents, this.#chosen, signal);
+      return { result, png, groups: this.#chosen, extents };
+    }
+    let result = await predict(png, signal, { mode: "number", strokes: strokeHint(extents) });
+    const parts = Array.isArray(result.digits) ? result.digits : [];
+    let groups = groupsFromBoxes(extents, parts.map((part) => part.box));
+    const apart = separateFarApart(groups, extents);
+    if (apart.length > groups.length) {
+      groups = apart;
+      result = await readGroups(strokes, extents, groups, signal);
+    }
+    return { result, png, groups, extents };
+  }
+
+  /** Draw the answer's boxes over the pad and offer to join or split its parts. */
+  show(result, groups, extents, aspect) {
+    const parts = Array.isArray(result.digits) ? result.digits : [];
+    this.#overlay.replaceChildren(...parts.map((part, i) => box(part, i, aspect)));
+    this.#overlay.hidden = parts.length === 0;
+    this.#showControls(groups, extents, parts);
+  }
+
+  clear() {
+    this.#overlay.replaceChildren();
+    this.#overlay.hidden = true;
+    this.#controls.hidden = true;
+    this.#controls.querySelector(".split-buttons").replaceChildren();
+  }
+
+  #showControls(groups, extents, parts) {
+    const text = groups.map((group) => {
+      const { x0, x1 } = groupExtent(group, extents);
+      return parts
+        .filter((part) => {
+          const middle = (part.box[0] + part.box[2]) / 2 / EXPORT_SIDE;
+          return x0 <= middle && middle <= x1;
+        })
+        .map((part) => part.digit ?? "?")
+        .join("") || "?";
+    });
+    const buttons = [];
+    groups.forEach((group, g) => {
+      if (group.length > 1) {
+        buttons.push(button(`Split ${text[g]}`, `Split part ${g + 1} (${text[g]}) into two digits`, () =>
+          this.#regroup(splitGroup(groups, g, extents)),
+        ));
+      }
+      if (g + 1 < groups.length) {
+        buttons.push(button(`Join ${text[g]} + ${text[g + 1]}`, `Join parts ${g + 1} and ${g + 2} into one digit`, () =>
+          this.#regroup(joinGroups(groups, g, extents)),
+        ));
+      }
+    });
+    this.#controls.querySelector(".split-buttons").replaceChildren(...buttons);
+    this.#controls.hidden = buttons.length === 0;
+  }
+
+  #regroup(groups) {
+    this.#chosen = groups;
+    this.dispatchEvent(new Event("regroup"));
+  }
+}
+
+function button(text, label, onClick) {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.className = "split-button";
+  element.textContent = text;
+  element.setAttribute("aria-label", label);
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+/** One part's box over the pad, placed in fractions of the posted image (CSSOM properties:
+ * no style attributes under the CSP). */
+function box(part, index, aspect) {
+  const element = document.createElement("div");
+  element.className = "part-box";
+  const named = part.digit !== null && part.digit !== undefined;
+  element.dataset.digit = named ? String(part.digit) : "";
+  element.dataset.index = String(index);
+  const [x0, y0, x1, y1] = part.box;
+  const width = Math.round(EXPORT_SIDE * aspect);
+  element.style.setProperty("--x0", String(x0 / width));
+  element.style.setProperty("--x1", String(x1 / width));
+  element.style.setProperty("--y0", String(y0 / EXPORT_SIDE));
+  element.style.setProperty("--y1", String(y1 / EXPORT_SIDE));
+  const label = document.createElement("span");
+  label.className = "part-label";
+  label.textContent = named ? String(part.digit) : "?";
+  element.append(label);
+  return element;
+}
