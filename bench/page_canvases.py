@@ -57,7 +57,8 @@ def load(path: Path = FIXTURE) -> dict:
 
 def page_strokes(seed: int) -> tuple[list[list], list[int]]:
     """Stroke drawings in pad units (0..1): the hand-made drawings and random glyphs."""
-    from training.strokes import TEMPLATES, place_on_canvas, random_glyph, smooth
+    from training.canvas import smooth
+    from training.strokes import TEMPLATES, place_on_canvas, writer_glyph
 
     drawings_file = Path(__file__).resolve().parent.parent / "training" / "drawings.json"
     drawings = json.loads(drawings_file.read_text())["drawings"]
@@ -70,7 +71,7 @@ def page_strokes(seed: int) -> tuple[list[list], list[int]]:
         for i in range(10):
             template = list(styles.values())[i % len(styles)]
             height = rng.uniform(0.35, 0.85)
-            glyph = place_on_canvas(random_glyph(template, rng), 1, height, rng)
+            glyph = place_on_canvas(writer_glyph(template, rng), 1, height, rng)
             strokes.append([np.clip(s, 0.02, 0.98).tolist() for s in glyph])
             labels.append(label)
     return strokes, labels

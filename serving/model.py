@@ -73,6 +73,9 @@ class DigitModel:
         self._session = session
         self.info = info
         self._outputs = [OUTPUT_NAME]
+        metadata = session.get_modelmeta().custom_metadata_map
+        self.temperature = float(metadata.get("temperature", 1.0))
+        """The calibration temperature baked into the graph (1.0: an uncalibrated model)."""
 
     @classmethod
     def load(cls, path: Path, threads: int = 1) -> "DigitModel":

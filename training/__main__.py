@@ -32,20 +32,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     evaluate.add_argument(
         "--check", action="store_true", help="exit 1 unless the figures match the card"
     )
+    evaluate.add_argument(
+        "--write", action="store_true", help="store the recomputed figures in the card"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-    from training.pipeline import reevaluate, run  # after parsing, so --help is instant
+    from training.data import load
+    from training.pipeline import check, reevaluate, run  # after parsing: --help is instant
 
     try:
         if args.command == "run":
             config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
             run(config.for_quick_run() if args.quick else config, args.data, args.out)
             return 0
-        return 0 if reevaluate(args.model_dir, args.data, args.check) else 1
+        if args.check:
+            return 0 if check(args.model_dir, args.data) else 1
+        reevaluate(args.model_dir, load(args.data), write=args.write)
+        return 0
     except (DataError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,10 @@
 """The two jobs of the package: make the artifacts, and re-check them.
 
-run: train, export to ONNX (with the parity check), evaluate through onnxruntime,
-then write the model, its card and its plots. evaluate: recompute the card's figures
-from the files on disk, which is how anyone can check a committed model.
+run: train, fit the calibration temperature, export to ONNX (with the parity check),
+write the model, its Keras weights (for fine-tuning) and its card, then evaluate through
+the server's own model wrapper and add the figures to the card. evaluate: recompute the
+card's figures from the files on disk, which is how anyone can check a committed model
+(and, with --write, how the figures of a model are refreshed after the suites change).
 """
 
 import datetime as dt
@@ -11,13 +13,21 @@ from pathlib import Path
 
 import numpy as np
 
+from serving.contract import MODEL_FILE, WEIGHTS_FILE, model_batch
 from training import card as cards
 from training.config import QUICK_TEST_SIZE, TrainConfig
 from training.data import Mnist, load
-from training.evaluate import evaluate
 
 PARITY_IMAGES = 1_000
-HEADLINE = ("test_accuracy", "canvas_accuracy", "drawings_accuracy")
+HEADLINE = (
+    "test_accuracy",
+    "canvas_accuracy",
+    "drawings_accuracy",
+    "style_suite_accuracy",
+    "nondigit_catch_rate",
+    "canvas_rejected_rate",
+    "canvas_ece",
+)
 
 
 def test_split(data: Mnist, quick: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -32,8 +42,8 @@ def run(config: TrainConfig, data_path: str | None, out_dir: Path) -> dict:
 
     # TensorFlow loads only here, so `evaluate` and the tests of the rest stay light.
     from training.export import check_parity, to_onnx
-    from training.plots import plot_confusion, plot_history
-    from training.train import scaled, train
+    from training.plots import plot_history
+    from training.train import train
 
     result = train(data, config)
 
@@ -41,34 +51,36 @@ def run(config: TrainConfig, data_path: str | None, out_dir: Path) -> dict:
     model_version = created.strftime("%Y%m%d.%H%M%S") + ("-quick" if config.quick else "")
     proto = to_onnx(
         result.model,
+        result.temperature,
         {
             "version": model_version,
             "created": created.isoformat(timespec="seconds"),
             "training_seed": str(config.seed),
             "data_sha256": data.sha256,
+            "temperature": f"{result.temperature:.6f}",
         },
     )
     onnx_bytes = proto.SerializeToString()
-    parity = check_parity(result.model, onnx_bytes, scaled(data.x_test[:PARITY_IMAGES]))
+    parity = check_parity(
+        result.model, result.temperature, onnx_bytes, model_batch(data.x_test[:PARITY_IMAGES])
+    )
     print(f"parity: {parity}")
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    model_path = out_dir / cards.MODEL_FILE
+    model_path = out_dir / MODEL_FILE
     model_path.write_bytes(onnx_bytes)
-    x_test, y_test = test_split(data, config.quick)
-    metrics = evaluate(model_path, x_test, y_test)
-
+    result.model.save_weights(out_dir / WEIGHTS_FILE)
     card = {
         "model": cards.model_entry(model_path, model_version, result.model.count_params()),
-        "metrics": metrics,
+        "calibration": {"temperature": round(result.temperature, 6)},
         "parity": parity,
         "data": {
             "file": Path(data.source).name,
             "sha256": data.sha256,
             "train_examples": result.train_examples,
             "synthetic_examples": result.synthetic_examples,
+            "nondigit_examples": result.nondigit_examples,
             "validation_examples": config.validation_size,
-            "test_examples": len(y_test),
         },
         "training": {
             "config": config.as_dict(),
@@ -76,7 +88,6 @@ def run(config: TrainConfig, data_path: str | None, out_dir: Path) -> dict:
             "best_epoch": result.best_epoch,
             "best_val_accuracy": result.history["val_accuracy"][result.best_epoch - 1],
             "train_seconds": round(result.seconds, 1),
-            "total_seconds": round(time.perf_counter() - started, 1),
             "history": result.history,
         },
         "versions": cards.package_versions(),
@@ -84,34 +95,51 @@ def run(config: TrainConfig, data_path: str | None, out_dir: Path) -> dict:
     }
     cards.write_card(card, out_dir)
     plot_history(result.history, out_dir / "training_history.png")
-    plot_confusion(
-        metrics["test"]["confusion_matrix"],
-        f"MNIST test set: {metrics['test_accuracy']:.2%} correct",
-        out_dir / "confusion_matrix.png",
-    )
-    print_summary(metrics)
+    card = reevaluate(out_dir, data, write=True)
+    card["training"]["total_seconds"] = round(time.perf_counter() - started, 1)
+    cards.write_card(card, out_dir)
     print(f"wrote {out_dir}/ in {card['training']['total_seconds']:.0f} s")
     return card
 
 
-def reevaluate(model_dir: Path, data_path: str | None, check: bool) -> bool:
-    """Recompute the card's figures; with `check`, say whether they all match."""
+def reevaluate(model_dir: Path, data: Mnist, write: bool = False) -> dict:
+    """Recompute the card's figures through the served model wrapper; with `write`, store them
+    in the card (and redraw the confusion matrix). Returns the card with the new figures."""
+    from training.evaluate import evaluate  # imported late: training may run for many minutes
+    from training.plots import plot_confusion
+
     card = cards.read_card(model_dir)
-    model_path = model_dir / card["model"]["file"]
-    entry = cards.model_entry(model_path, card["model"]["version"], card["model"]["parameters"])
-    data = load(data_path)
     x_test, y_test = test_split(data, card["training"]["config"]["quick"])
-    metrics = evaluate(model_path, x_test, y_test)
+    metrics = evaluate(model_dir / card["model"]["file"], x_test, y_test)
     print_summary(metrics)
-    if not check:
-        return True
+    card["metrics"] = metrics
+    card["data"]["test_examples"] = len(y_test)
+    if write:
+        cards.write_card(card, model_dir)
+        plot_confusion(
+            metrics["test"]["confusion_matrix"],
+            f"MNIST test set: {metrics['test_accuracy']:.2%} correct",
+            model_dir / "confusion_matrix.png",
+        )
+    return card
+
+
+def check(model_dir: Path, data_path: str | None) -> bool:
+    """Whether the card's figures and checksum are reproduced by the files on disk."""
+    recorded = cards.read_card(model_dir)
+    entry = cards.model_entry(
+        model_dir / recorded["model"]["file"],
+        recorded["model"]["version"],
+        recorded["model"]["parameters"],
+    )
+    metrics = reevaluate(model_dir, load(data_path))["metrics"]
     problems = [
-        f"{key}: card says {card['metrics'][key]}, now {metrics[key]}"
+        f"{key}: card says {recorded['metrics'][key]}, now {metrics[key]}"
         for key in HEADLINE
-        if abs(card["metrics"][key] - metrics[key]) > 1e-6
+        if abs(recorded["metrics"][key] - metrics[key]) > 1e-6
     ]
-    if entry["sha256"] != card["model"]["sha256"]:
-        problems.append(f"{model_path.name}: sha256 differs from the card")
+    if entry["sha256"] != recorded["model"]["sha256"]:
+        problems.append(f"{entry['file']}: sha256 differs from the card")
     for problem in problems:
         print(f"MISMATCH {problem}")
     if not problems:
@@ -121,6 +149,6 @@ def reevaluate(model_dir: Path, data_path: str | None, check: bool) -> bool:
 
 def print_summary(metrics: dict) -> None:
     for key in HEADLINE:
-        print(f"{key:>18}: {metrics[key]:.4%}")
+        print(f"{key:>22}: {metrics[key]:.4%}")
     for mistake in metrics["drawings"]["mistakes"]:
         print(f"  drawing '{mistake['name']}' read as {mistake['predicted']}")

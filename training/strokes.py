@@ -1,22 +1,25 @@
-"""Digits drawn from pen strokes, the way people draw them on a canvas.
+"""Digits drawn from pen strokes in the world's school styles: the training generator.
 
-MNIST's writers were American students and Census employees: almost no 1 has a flag
-and a foot, few 7s are crossed, and a 9's tail is usually curved. Users elsewhere draw
-those variants every day, so training mixes in digits rendered from stroke templates
-of every common style, each randomly slanted, rotated, stretched, wobbled and drawn
-with a random pen width, and then put through the server's own preprocessing.
+MNIST's writers were American students and Census employees: almost no 1 has a long
+flag, few 7s are crossed, zeros are never slashed, and a 9's tail is usually curved.
+Users elsewhere draw those variants every day, so training mixes in digits rendered
+from stroke templates of every common style. Each is drawn by a simulated writer who
+has a slant, proportions, a pen width, a shaky or steady hand, and who overshoots or
+lifts the pen a little early, and is then put through the server's own preprocessing.
 
-This module needs only numpy and Pillow, so tests and benchmarks can draw with it too.
+The evaluation suites (training/suites.py) are written separately, with other templates,
+other random streams and other renderer settings, so they measure generalisation and not
+memory of these shapes. This module needs only numpy and Pillow.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from serving.preprocess import canvas_to_input
+from training.canvas import Stroke, render_strokes, smooth
 
-Stroke = np.ndarray  # (n, 2) points, x to the right and y down
 Glyph = list[Stroke]
 
 
@@ -35,18 +38,33 @@ def joined(*parts: Stroke) -> Stroke:
     return np.concatenate(parts)
 
 
+def figure_eight() -> Stroke:
+    t = np.linspace(0, 2 * np.pi, 48)
+    return np.stack([0.5 + 0.34 * np.sin(2 * t), 0.5 - 0.46 * np.cos(t)], axis=1)
+
+
 # Each style is one way of writing the digit, in a unit box (x, y in 0..1, y down).
 TEMPLATES: dict[int, dict[str, Glyph]] = {
     0: {
         "oval": [arc(0.5, 0.5, 0.32, 0.46, -90, 275)],
         "round": [arc(0.5, 0.5, 0.42, 0.46, -100, 265)],
+        "open top": [arc(0.5, 0.52, 0.34, 0.45, -70, 235)],
+        "slashed": [arc(0.5, 0.5, 0.3, 0.44, -90, 275), line((0.82, 0.0), (0.18, 1.0))],
+        "long slash": [arc(0.5, 0.5, 0.28, 0.4, -90, 275), line((0.92, -0.08), (0.1, 1.08))],
+        "phi": [arc(0.5, 0.5, 0.32, 0.36, -90, 275), line((0.5, -0.05), (0.5, 1.05))],
     },
     1: {
         "bar": [line((0.5, 0.03), (0.5, 0.97))],
-        "flag": [line((0.25, 0.3), (0.55, 0.03), (0.55, 0.97))],
+        "short flag": [line((0.3, 0.22), (0.55, 0.03), (0.55, 0.97))],
+        "long flag": [line((0.12, 0.45), (0.58, 0.03), (0.58, 0.97))],
+        "steep flag": [line((0.3, 0.5), (0.55, 0.03), (0.55, 0.97))],
         "flag and foot": [
-            line((0.22, 0.28), (0.55, 0.03), (0.55, 0.95)),
-            line((0.2, 0.96), (0.88, 0.96)),
+            line((0.22, 0.3), (0.55, 0.03), (0.55, 0.95)),
+            line((0.22, 0.96), (0.88, 0.96)),
+        ],
+        "long flag and foot": [
+            line((0.1, 0.42), (0.56, 0.03), (0.56, 0.95)),
+            line((0.25, 0.96), (0.85, 0.96)),
         ],
     },
     2: {
@@ -54,9 +72,18 @@ TEMPLATES: dict[int, dict[str, Glyph]] = {
         "looped": [
             joined(
                 arc(0.5, 0.3, 0.34, 0.26, 195, 370),
-                line((0.2, 0.85)),
-                arc(0.25, 0.88, 0.08, 0.07, -60, 250),
-                line((0.9, 0.93)),
+                line((0.2, 0.82)),
+                arc(0.26, 0.86, 0.1, 0.08, -70, 250),
+                line((0.9, 0.92)),
+            )
+        ],
+        "z-like": [
+            joined(arc(0.5, 0.22, 0.32, 0.18, 200, 360), line((0.1, 0.95), (0.92, 0.95)))
+        ],
+        "wavy base": [
+            joined(
+                arc(0.5, 0.3, 0.34, 0.26, 195, 375),
+                line((0.12, 0.92), (0.35, 0.85), (0.6, 0.95), (0.92, 0.9)),
             )
         ],
     },
@@ -70,6 +97,13 @@ TEMPLATES: dict[int, dict[str, Glyph]] = {
                 arc(0.48, 0.7, 0.36, 0.26, -100, 160),
             )
         ],
+        "cusped": [
+            joined(
+                arc(0.45, 0.25, 0.3, 0.22, 210, 440),
+                line((0.4, 0.5)),
+                arc(0.45, 0.74, 0.34, 0.23, -80, 165),
+            )
+        ],
     },
     4: {
         "closed": [
@@ -77,6 +111,17 @@ TEMPLATES: dict[int, dict[str, Glyph]] = {
             line((0.64, 0.03), (0.64, 0.97)),
         ],
         "open": [line((0.18, 0.03), (0.12, 0.62), (0.9, 0.62)), line((0.66, 0.03), (0.66, 0.97))],
+        "one stroke open": [
+            line((0.2, 0.02), (0.12, 0.6), (0.92, 0.6), (0.66, 0.6), (0.7, 0.05), (0.66, 0.98))
+        ],
+        "hooked": [
+            joined(arc(0.3, 0.12, 0.12, 0.1, 200, 100), line((0.14, 0.62), (0.92, 0.6))),
+            line((0.68, 0.25), (0.66, 0.98)),
+        ],
+        "short stem top": [
+            line((0.55, 0.03), (0.1, 0.62), (0.92, 0.62)),
+            line((0.66, 0.35), (0.66, 0.98)),
+        ],
     },
     5: {
         "classic": [
@@ -89,31 +134,47 @@ TEMPLATES: dict[int, dict[str, Glyph]] = {
                 arc(0.48, 0.69, 0.34, 0.27, -145, 155),
             )
         ],
+        "detached bar": [
+            joined(line((0.26, 0.1), (0.22, 0.47)), arc(0.48, 0.69, 0.34, 0.27, -145, 155)),
+            line((0.4, 0.02), (0.9, 0.0)),
+        ],
     },
     6: {
         "looped": [
             joined(arc(0.72, 0.55, 0.55, 0.52, -100, -180), arc(0.5, 0.72, 0.33, 0.25, 180, 535))
         ],
+        "straight stem": [
+            joined(line((0.7, 0.02), (0.22, 0.65)), arc(0.5, 0.72, 0.3, 0.24, 170, 530))
+        ],
+        "open loop": [
+            joined(arc(0.72, 0.55, 0.55, 0.52, -100, -180), arc(0.5, 0.72, 0.33, 0.25, 180, 470))
+        ],
     },
     7: {
         "plain": [line((0.08, 0.04), (0.92, 0.04), (0.38, 0.97))],
         "crossbar": [line((0.08, 0.04), (0.92, 0.04), (0.38, 0.97)), line((0.4, 0.5), (0.88, 0.5))],
-        "hook and crossbar": [
+        "short crossbar": [
+            line((0.08, 0.04), (0.92, 0.04), (0.4, 0.97)),
+            line((0.52, 0.52), (0.78, 0.5)),
+        ],
+        "serif and crossbar": [
             line((0.08, 0.2), (0.1, 0.04), (0.92, 0.04), (0.4, 0.97)),
             line((0.42, 0.52), (0.9, 0.52)),
         ],
+        "curled top": [
+            joined(arc(0.16, 0.14, 0.08, 0.1, 150, 300), line((0.92, 0.06), (0.42, 0.97)))
+        ],
+        "curved stem": [
+            line((0.08, 0.06), (0.92, 0.04), (0.74, 0.36), (0.6, 0.66), (0.54, 0.97))
+        ],
     },
     8: {
-        "one stroke": [
-            np.stack(
-                [
-                    0.5 + 0.34 * np.sin(2 * (t := np.linspace(0, 2 * np.pi, 48))),
-                    0.5 - 0.46 * np.cos(t),
-                ],
-                axis=1,
-            )
-        ],
+        "one stroke": [figure_eight()],
         "two loops": [arc(0.5, 0.26, 0.26, 0.22, 0, 360), arc(0.5, 0.72, 0.34, 0.25, -90, 270)],
+        "crossed": [
+            joined(line((0.78, 0.1), (0.22, 0.85))),
+            joined(arc(0.5, 0.26, 0.28, 0.22, 150, 390), arc(0.5, 0.74, 0.32, 0.23, -30, 210)),
+        ],
     },
     9: {
         "straight tail": [arc(0.45, 0.28, 0.32, 0.25, 0, 360), line((0.77, 0.25), (0.77, 0.97))],
@@ -121,62 +182,61 @@ TEMPLATES: dict[int, dict[str, Glyph]] = {
         "curved tail": [
             joined(arc(0.5, 0.28, 0.32, 0.25, 0, 360), line((0.8, 0.6), (0.6, 0.9), (0.3, 0.93)))
         ],
+        "small head": [arc(0.52, 0.16, 0.22, 0.15, 0, 360), line((0.74, 0.14), (0.72, 0.98))],
+        "loop over top": [
+            joined(arc(0.48, 0.3, 0.3, 0.26, 20, 400), line((0.78, 0.05), (0.76, 0.97)))
+        ],
+        "curled tail": [
+            joined(
+                arc(0.48, 0.27, 0.3, 0.23, 0, 360),
+                line((0.78, 0.3), (0.74, 0.8)),
+                arc(0.55, 0.8, 0.19, 0.15, 0, 160),
+            )
+        ],
     },
 }
 
 
-def smooth(points: Stroke, samples_per_segment: int = 6) -> Stroke:
-    """Catmull-Rom through the points: a hand moves in curves, not in polygons."""
-    if len(points) < 3:
-        return points
-    padded = np.concatenate([points[:1], points, points[-1:]])
-    p0, p1, p2, p3 = (padded[i : len(padded) - 3 + i, None, :] for i in range(4))
-    t = np.linspace(0, 1, samples_per_segment, endpoint=False)[None, :, None]
-    curve = 0.5 * (
-        2 * p1
-        + (p2 - p0) * t
-        + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-        + (3 * p1 - p0 - 3 * p2 + p3) * t**3
-    )
-    return np.concatenate([curve.reshape(-1, 2), points[-1:]])
-
-
-def wobble(stroke: Stroke, rng: np.random.Generator, amount: float = 0.03) -> Stroke:
-    """A slow drift along the stroke, as a hand has, rather than per-point jitter."""
-    knots = rng.normal(0, amount, (4, 2))
+def shake(stroke: Stroke, rng: np.random.Generator, drift: float, tremor: float) -> Stroke:
+    """A slow drift along the stroke, as every hand has, plus a fine tremor for shaky ones."""
+    knots = rng.normal(0, drift, (4, 2))
     along = np.linspace(0, 3, len(stroke))
-    drift = np.stack([np.interp(along, np.arange(4), knots[:, k]) for k in range(2)], axis=1)
-    return stroke + drift
+    slow = np.stack([np.interp(along, np.arange(4), knots[:, k]) for k in range(2)], axis=1)
+    return stroke + slow + rng.normal(0, tremor, stroke.shape)
 
 
-def render_strokes(strokes: Sequence[Stroke], size: int, width: float) -> Image.Image:
-    """Black round-capped strokes on a white square canvas, as a browser canvas draws them."""
-    canvas = Image.new("L", (size, size), 255)
-    draw = ImageDraw.Draw(canvas)
-    radius = width / 2
-    for stroke in strokes:
-        points = [tuple(p) for p in np.asarray(stroke, dtype=np.float64)]
-        if len(points) > 1:
-            draw.line(points, fill=0, width=max(1, round(width)), joint="curve")
-        for x, y in (points[0], points[-1]):
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=0)
-    return canvas
+def overshoot(stroke: Stroke, rng: np.random.Generator, amount: float) -> Stroke:
+    """Carry a stroke on past its end (or stop short), as a pen in a hurry does."""
+    if len(stroke) < 2:
+        return stroke
+    direction = stroke[-1] - stroke[-2]
+    norm = np.linalg.norm(direction)
+    if norm < 1e-9:
+        return stroke
+    extra = rng.uniform(-0.5, 1.0) * amount
+    return np.concatenate([stroke, stroke[-1:] + direction / norm * extra])
 
 
-def random_glyph(template: Glyph, rng: np.random.Generator) -> Glyph:
-    """One person's rendition of a style: wobbled, slanted, rotated and stretched."""
+def writer_glyph(template: Glyph, rng: np.random.Generator, steadiness: float = 1.0) -> Glyph:
+    """One writer's rendition of a style: slanted, rotated, stretched, shaken, overshot, and
+    with each detached stroke placed a little off where the template puts it."""
     angle = np.radians(rng.uniform(-12, 12))
-    shear = rng.uniform(-0.3, 0.15)  # most people slant forward
-    stretch = rng.uniform(0.75, 1.2)
+    shear = rng.uniform(-0.35, 0.15)  # most people slant forward
+    stretch = rng.uniform(0.7, 1.25)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     transform = rotation @ np.array([[stretch, shear], [0.0, 1.0]])
+    tremor = rng.uniform(0, 0.008) / steadiness
     glyph = []
     for stroke in template:
-        glyph.append(smooth((wobble(stroke, rng) - 0.5) @ transform.T + 0.5))
+        moved = stroke + (rng.normal(0, 0.025, 2) if len(template) > 1 else 0)
+        moved = overshoot(shake(moved, rng, 0.03, tremor), rng, 0.06)
+        glyph.append(smooth((moved - 0.5) @ transform.T + 0.5))
     return glyph
 
 
-def place_on_canvas(glyph: Glyph, canvas_size: int, height: float, rng: np.random.Generator):
+def place_on_canvas(
+    glyph: Glyph, canvas_size: int, height: float, rng: np.random.Generator
+) -> Glyph:
     """Scale a unit-box glyph to `height` pixels at a random spot that keeps it on the canvas."""
     points = np.concatenate(glyph)
     low, high = points.min(axis=0), points.max(axis=0)
@@ -187,24 +247,39 @@ def place_on_canvas(glyph: Glyph, canvas_size: int, height: float, rng: np.rando
     return [stroke * scale + offset for stroke in glyph]
 
 
-def draw_digit(label: int, style: str, rng: np.random.Generator, canvas_size: int = 140):
-    """A canvas image of one digit in one style, with a random size and pen width."""
-    glyph = random_glyph(TEMPLATES[label][style], rng)
+def draw_glyph(template: Glyph, rng: np.random.Generator, canvas_size: int = 140) -> Image.Image:
+    """A canvas image of one template by a random writer, with a random size and pen width."""
+    glyph = writer_glyph(template, rng)
     height = rng.uniform(0.45, 0.9) * canvas_size
-    width = rng.uniform(0.07, 0.16) * height
+    width = rng.uniform(0.06, 0.18) * height
     return render_strokes(place_on_canvas(glyph, canvas_size, height, rng), canvas_size, width)
 
 
-def synthetic_digits(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """`per_class` stroke-drawn digits of each class, styles equally likely, preprocessed
-    exactly as the server would: (N, 28, 28) float32 and (N,) uint8."""
+def draw_digit(label: int, style: str, rng: np.random.Generator, canvas_size: int = 140):
+    """A canvas image of one digit in one style."""
+    return draw_glyph(TEMPLATES[label][style], rng, canvas_size)
+
+
+def generate(
+    kinds: dict[int, dict[str, Glyph]],
+    per_label: int,
+    seed: int,
+    draw: Callable[[Glyph, np.random.Generator], Image.Image] = draw_glyph,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`per_label` drawings of each label, its styles taking turns, preprocessed exactly as the
+    server would: (N, 28, 28) float32 and (N,) uint8."""
     rng = np.random.default_rng(seed)
     images, labels = [], []
-    for label, styles in TEMPLATES.items():
-        names = list(styles)
-        for i in range(per_class):
-            digit = canvas_to_input(draw_digit(label, names[i % len(names)], rng))
+    for label, styles in kinds.items():
+        templates = list(styles.values())
+        for i in range(per_label):
+            digit = canvas_to_input(draw(templates[i % len(templates)], rng))
             if digit is not None:
                 images.append(digit)
                 labels.append(label)
     return np.stack(images), np.array(labels, dtype=np.uint8)
+
+
+def synthetic_digits(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`per_class` stroke-drawn digits of each class, styles equally likely."""
+    return generate(TEMPLATES, per_class, seed)

@@ -1,4 +1,9 @@
-"""Fit the CNN on MNIST plus stroke-drawn digits, with canvas-like augmentation."""
+"""Fit the CNN on MNIST, stroke-drawn digits and non-digits, with canvas-like augmentation.
+
+Validation is what the server sees: held-out MNIST digits drawn on a canvas and put
+through the served preprocessing, held-out stroke-drawn digits and non-digits. Early
+stopping and the calibration temperature both use it.
+"""
 
 import math
 import sys
@@ -9,11 +14,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from serving.contract import OUTPUT_CLASSES
+from serving.contract import NOT_A_DIGIT, OUTPUT_CLASSES, model_batch
 from training.augment import make_augmenter, vary_stroke_width
 from training.config import QUICK_TRAIN_SIZE, TrainConfig
 from training.data import Mnist
 from training.model import build_model
+from training.calibrate import fit_temperature
+from training.canvas import canvas_inputs
+from training.nondigits import synthetic_nondigits
 from training.strokes import synthetic_digits
 
 
@@ -25,11 +33,8 @@ class TrainResult:
     seconds: float
     train_examples: int
     synthetic_examples: int
-
-
-def scaled(images: np.ndarray) -> np.ndarray:
-    """uint8 MNIST pixels to the model's float input, with the channel axis."""
-    return (images.astype(np.float32) / 255.0)[..., None]
+    nondigit_examples: int
+    temperature: float
 
 
 def split_validation(data: Mnist, config: TrainConfig):
@@ -39,7 +44,16 @@ def split_validation(data: Mnist, config: TrainConfig):
         x, y = x[:QUICK_TRAIN_SIZE], y[:QUICK_TRAIN_SIZE]
     order = np.random.default_rng(config.seed).permutation(len(x))
     val, train = order[: config.validation_size], order[config.validation_size :]
-    return scaled(x[train]), y[train], scaled(x[val]), y[val]
+    return x[train], y[train], x[val], y[val]
+
+
+def generated(config: TrainConfig, mnist_train: np.ndarray, count_scale: float, seed: int):
+    """Stroke-drawn digits and non-digits (label NOT_A_DIGIT), preprocessed as served."""
+    digits, labels = synthetic_digits(round(config.synthetic_per_class * count_scale), seed)
+    others = synthetic_nondigits(round(config.nondigits * count_scale), seed + 1, mnist_train)
+    images = np.concatenate([digits, others])
+    targets = np.concatenate([labels, np.full(len(others), NOT_A_DIGIT, dtype=np.uint8)])
+    return images, targets, len(digits), len(others)
 
 
 def training_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
@@ -63,14 +77,17 @@ def train(data: Mnist, config: TrainConfig) -> TrainResult:
     keras.utils.set_random_seed(config.seed)
     started = time.perf_counter()
 
-    x_train, y_train, x_val, y_val = split_validation(data, config)
-    synth_x, synth_y = synthetic_digits(config.synthetic_per_class, config.seed)
+    x_mnist, y_mnist, x_val_mnist, y_val_mnist = split_validation(data, config)
+    x_gen, y_gen, synthetic, nondigits = generated(config, x_mnist, 1.0, config.seed)
+    val_gen, val_gen_y, _, _ = generated(config, x_mnist, 0.1, config.seed + 100)
+    x = np.concatenate([model_batch(x_mnist), model_batch(x_gen)])
+    y = np.concatenate([y_mnist, y_gen])
+    x_val = np.concatenate([model_batch(canvas_inputs(x_val_mnist, config.seed)), model_batch(val_gen)])
+    y_val = np.concatenate([y_val_mnist, val_gen_y])
     print(
-        f"MNIST: {len(x_train):,} training, {len(x_val):,} validation; "
-        f"stroke-drawn: {len(synth_x):,}"
+        f"MNIST: {len(x_mnist):,} training, {len(x_val_mnist):,} validation; "
+        f"stroke-drawn digits: {synthetic:,}; non-digits: {nondigits:,}"
     )
-    x = np.concatenate([x_train, synth_x[..., None]])
-    y = np.concatenate([y_train, synth_y])
 
     model = build_model()
     model.summary()
@@ -79,11 +96,13 @@ def train(data: Mnist, config: TrainConfig) -> TrainResult:
         optimizer=keras.optimizers.Adam(
             keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
         ),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=config.label_smoothing
+        ),
         metrics=["accuracy"],
     )
-    # Validation loss, not accuracy: on 5,000 images accuracy moves in steps of 0.02% and
-    # its noise stopped runs before the cosine schedule had annealed the learning rate.
+    # Validation loss, not accuracy: accuracy moves in coarse steps and its noise stopped
+    # runs before the cosine schedule had annealed the learning rate.
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss",
         patience=config.early_stopping_patience,
@@ -102,11 +121,15 @@ def train(data: Mnist, config: TrainConfig) -> TrainResult:
     best_epoch = int(np.argmin(history["val_loss"])) + 1
     best_accuracy = history["val_accuracy"][best_epoch - 1]
     print(f"best epoch {best_epoch}: validation accuracy {best_accuracy:.4f}")
+    temperature = fit_temperature(model.predict(x_val, batch_size=512, verbose=0), y_val)
+    print(f"calibration temperature {temperature:.3f}")
     return TrainResult(
         model=model,
         history={k: [float(v) for v in vs] for k, vs in history.items()},
         best_epoch=best_epoch,
         seconds=time.perf_counter() - started,
         train_examples=len(x),
-        synthetic_examples=len(synth_x),
+        synthetic_examples=synthetic,
+        nondigit_examples=nondigits,
+        temperature=temperature,
     )
