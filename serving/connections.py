@@ -10,8 +10,9 @@ hundred silent sockets would lock every real client (and the probes) out. Here:
   its head, or kept alive between requests), so a flood of idle sockets cannot keep
   out a real request; only when every connection has a request in progress does the
   newcomer get an immediate 503;
-- uvicorn's own plain-text 400 (a bad Content-Length, an oversized header) becomes
-  the service's JSON error with the security headers.
+- a request head over 16 KB is refused (httptools alone would take any size), and
+  uvicorn's own plain-text 400 (a bad Content-Length, say) becomes the service's JSON
+  error with the security headers.
 
 The body's deadline is the app's (BodyLimitMiddleware), where a 408 can still be sent.
 """
@@ -26,6 +27,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from serving.middleware import SECURITY_HEADERS
 
 logger = logging.getLogger("serving.connections")
+MAX_HEAD_BYTES = 16 * 1024
+"""A request line and headers larger than this get 400, as uvicorn's h11 protocol does."""
+LINGER_SECONDS = 1.0
 
 
 def raw_response(status: str, error: str) -> bytes:
@@ -64,6 +68,8 @@ class ConnectionGuard:
 
     _head_timer: asyncio.TimerHandle | None = None
     _idle_since: float = 0.0
+    _head_bytes: int = 0
+    _refused: bool = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
@@ -72,9 +78,16 @@ class ConnectionGuard:
             self._make_room()
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # the rest of a refused request: read and dropped until the linger ends
         super().data_received(data)  # type: ignore[misc]
         if not self.idle:
             self._cancel_head_timer()
+            self._head_bytes = 0
+        elif not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:  # httptools itself sets no bound
+                self.send_400_response("head too large")
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]
@@ -86,9 +99,17 @@ class ConnectionGuard:
         super().connection_lost(exc)  # type: ignore[misc]
 
     def send_400_response(self, msg: str) -> None:
+        """Answer 400, then read and drop what the client is still sending for a moment.
+
+        Closing at once, with its data unread, would make the kernel reset the
+        connection, and the client would likely lose the answer.
+        """
         self._cancel_head_timer()
+        self._refused = True
         self.transport.write(BAD_REQUEST)
-        self.transport.close()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     @property
     def idle(self) -> bool:
@@ -97,6 +118,7 @@ class ConnectionGuard:
 
     def _wait_for_head(self) -> None:
         self._cancel_head_timer()
+        self._head_bytes = 0
         self._idle_since = self.loop.time()
         timeout = self.config.client_timeout  # type: ignore[attr-defined]
         self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
