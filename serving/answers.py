@@ -2,8 +2,9 @@
 
 The model's eleventh output scores letters, shapes, scribbles and several digits
 drawn together; a compact filled blob (a dot blown up by the preprocessing, a filled
-square) is caught by its shape as well: it is as thick as it is long. Both the single-digit and the number mode
-shape their answers here, so a reason means the same everywhere.
+square) is caught by its shape as well: it is as thick as it is long. Both the
+single-digit and the number mode shape their answers here, so a reason means the same
+everywhere.
 """
 
 import numpy as np

@@ -9,12 +9,29 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from serving.contract import INPUT_NAME, OUTPUT_NAME
+from serving.contract import (
+    INPUT_NAME,
+    MODEL_FILE,
+    NOT_A_DIGIT,
+    OUTPUT_CLASSES,
+    OUTPUT_NAME,
+    WEIGHTS_FILE,
+)
 from tests.mnist_data import mnist_path
-from training.card import MODEL_FILE, read_card
+from training.card import read_card
+from training.nondigits import synthetic_nondigits
 from training.strokes import TEMPLATES, draw_digit, synthetic_digits
 
-CARD_SECTIONS = {"model", "metrics", "parity", "data", "training", "versions", "created_at"}
+CARD_SECTIONS = {
+    "model",
+    "calibration",
+    "metrics",
+    "parity",
+    "data",
+    "training",
+    "versions",
+    "created_at",
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +48,8 @@ def quick_run(tmp_path_factory):
 def test_quick_run_writes_every_artifact(quick_run):
     out, _ = quick_run
     names = {p.name for p in out.iterdir()}
-    assert {MODEL_FILE, "model_card.json", "training_history.png", "confusion_matrix.png"} <= names
+    expected = {MODEL_FILE, WEIGHTS_FILE, "model_card.json", "training_history.png"}
+    assert expected | {"confusion_matrix.png"} <= names
 
 
 def test_quick_model_follows_the_contract(quick_run):
@@ -42,10 +60,11 @@ def test_quick_model_follows_the_contract(quick_run):
     assert model_input.shape[1:] == [28, 28, 1] and model_input.type == "tensor(float)"
     for batch in (1, 7):  # the batch dimension is dynamic
         probabilities = session.run(None, {INPUT_NAME: np.zeros((batch, 28, 28, 1), np.float32)})[0]
-        assert probabilities.shape == (batch, 10)
+        assert probabilities.shape == (batch, OUTPUT_CLASSES)
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     metadata = session.get_modelmeta().custom_metadata_map
     assert metadata["version"].endswith("-quick") and metadata["training_seed"] == "1234"
+    assert float(metadata["temperature"]) > 0
 
 
 def test_quick_card_is_complete_and_true(quick_run):
@@ -58,9 +77,21 @@ def test_quick_card_is_complete_and_true(quick_run):
     assert card["parity"]["argmax_agreement"] == 1.0 and card["parity"]["max_abs_diff"] <= 1e-5
     assert card["parity"]["images"] == 1_000
     metrics = card["metrics"]
-    for key in ("test_accuracy", "canvas_accuracy", "drawings_accuracy"):
+    for key in ("test_accuracy", "canvas_accuracy", "drawings_accuracy", "style_suite_accuracy"):
         assert 0.0 <= metrics[key] <= 1.0
+    assert 0.0 <= metrics["nondigit_catch_rate"] <= 1.0
+    assert metrics["canvas"]["calibration"]["ece_after"] >= 0.0
+    assert len(metrics["style_suite"]["per_style"]) >= 15
+    assert card["calibration"]["temperature"] == pytest.approx(
+        float(
+            ort.InferenceSession(out / MODEL_FILE)
+            .get_modelmeta()
+            .custom_metadata_map["temperature"]
+        ),
+        rel=1e-5,
+    )
     assert np.array(metrics["test"]["confusion_matrix"]).sum() == card["data"]["test_examples"]
+    assert np.array(metrics["test"]["confusion_matrix"]).shape == (10, 11)  # + "not a digit"
     assert len(metrics["test"]["per_class_accuracy"]) == 10
     assert card["training"]["config"]["quick"] is True and card["training"]["epochs_run"] == 1
     assert card["versions"]["tf2onnx"] == "1.17.0"
@@ -95,3 +126,10 @@ def test_synthetic_digits_are_model_inputs():
     assert images.shape == (30, 28, 28) and images.dtype == np.float32
     assert np.bincount(labels).tolist() == [3] * 10
     assert images.max() == 1.0 and images.min() == 0.0
+
+
+def test_nondigits_are_model_inputs():
+    images = synthetic_nondigits(40, seed=0)
+    assert images.shape == (40, 28, 28) and images.dtype == np.float32
+    assert images.max() == 1.0 and images.min() == 0.0
+    assert NOT_A_DIGIT == 10  # the eleventh output, after the ten digits

@@ -63,7 +63,10 @@ def check_parity(
 ) -> dict[str, float]:
     """Keras and onnxruntime on the same real images: same argmax, probabilities within 1e-5."""
     expected = np.concatenate(
-        [calibrated(model, temperature)(images[i : i + 256]).numpy() for i in range(0, len(images), 256)]
+        [
+            calibrated(model, temperature)(images[i : i + 256]).numpy()
+            for i in range(0, len(images), 256)
+        ]
     )
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     actual = session.run([OUTPUT_NAME], {INPUT_NAME: images})[0]

@@ -1,4 +1,6 @@
-"""The CNN: three convolutional blocks and eleven logits (ten digits and "not a digit"), small enough to ship (< 1 MB in ONNX).
+"""The CNN: three convolutional blocks and eleven logits (ten digits and "not a digit").
+
+It is small enough to ship (< 1 MB in ONNX).
 
 Batch normalization makes it train fast at a high learning rate. The first block has a
 single convolution, because a second one at full 28x28 resolution would double the

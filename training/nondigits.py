@@ -13,7 +13,7 @@ from PIL import Image
 
 from serving.preprocess import canvas_to_input
 from training.canvas import render_strokes
-from training.strokes import TEMPLATES, Glyph, arc, draw_glyph, line, writer_glyph
+from training.strokes import TEMPLATES, Glyph, arc, draw_glyph, line
 
 LETTERS: dict[str, Glyph] = {
     "A": [line((0.1, 0.97), (0.5, 0.03), (0.9, 0.97)), line((0.28, 0.6), (0.72, 0.6))],

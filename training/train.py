@@ -16,11 +16,11 @@ import tensorflow as tf
 
 from serving.contract import NOT_A_DIGIT, OUTPUT_CLASSES, model_batch
 from training.augment import make_augmenter, vary_stroke_width
+from training.calibrate import fit_temperature
+from training.canvas import canvas_inputs
 from training.config import QUICK_TRAIN_SIZE, TrainConfig
 from training.data import Mnist
 from training.model import build_model
-from training.calibrate import fit_temperature
-from training.canvas import canvas_inputs
 from training.nondigits import synthetic_nondigits
 from training.strokes import synthetic_digits
 
@@ -82,7 +82,9 @@ def train(data: Mnist, config: TrainConfig) -> TrainResult:
     val_gen, val_gen_y, _, _ = generated(config, x_mnist, 0.1, config.seed + 100)
     x = np.concatenate([model_batch(x_mnist), model_batch(x_gen)])
     y = np.concatenate([y_mnist, y_gen])
-    x_val = np.concatenate([model_batch(canvas_inputs(x_val_mnist, config.seed)), model_batch(val_gen)])
+    x_val = np.concatenate(
+        [model_batch(canvas_inputs(x_val_mnist, config.seed)), model_batch(val_gen)]
+    )
     y_val = np.concatenate([y_val_mnist, val_gen_y])
     print(
         f"MNIST: {len(x_mnist):,} training, {len(x_val_mnist):,} validation; "

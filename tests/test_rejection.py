@@ -1,0 +1,62 @@
+"""Honest answers: drawings that are not one digit get "digit": null with a reason, and
+real digits in any school style are still read (issue 10)."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from serving.answers import MESSAGES
+from serving.contract import CLASS_NAMES
+from tests.conftest import b64
+from training import suites
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def drawings(make, count: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [b64(png(suites.render(make(rng), rng))) for _ in range(count)]
+
+
+def answers_for(client, images: list[str]) -> list[dict]:
+    response = client.post("/predict", json={"images": images})
+    assert response.status_code == 200
+    return response.json()["predictions"]
+
+
+def test_a_dot_is_not_a_digit(client):
+    answer = client.post("/predict", json={"image": b64(png(suites.dot(np.random.default_rng(3))))})
+    body = answer.json()
+    assert body["digit"] is None and body["blank"] is False
+    assert body["reason"] == "not_a_digit" and body["message"] == MESSAGES["not_a_digit"]
+    assert set(body["probabilities"]) == set(CLASS_NAMES)
+
+
+@pytest.mark.parametrize("kind", ["letter A", "letter H", "letter M", "smiley", "filled square"])
+def test_letters_and_shapes_are_refused(client, kind):
+    """The issue's examples: A, H and M read as 4, a filled square and a smiley as 0."""
+    answers = answers_for(client, drawings(suites.NONDIGITS[kind], 30, seed=11))
+    refused = [a for a in answers if a["digit"] is None]
+    assert len(refused) >= 24, [a["digit"] for a in answers]
+    assert all(a["reason"] == "not_a_digit" for a in refused)
+
+
+def test_real_canvas_digits_are_not_refused(client, canvases):
+    pngs, _ = canvases
+    answers = answers_for(client, [b64(p) for p in pngs[:200]])
+    refused = sum(a["digit"] is None for a in answers)
+    assert refused <= 1, f"{refused} of 200 real MNIST digits were refused"
+
+
+@pytest.mark.parametrize("style", sorted(suites.STYLES))
+def test_every_school_style_is_read(client, style):
+    label, make = suites.STYLES[style]
+    answers = answers_for(client, drawings(make, 20, seed=23))
+    right = sum(a["digit"] == label for a in answers)
+    assert right >= 18, f"{style}: {[a['digit'] for a in answers]}"
