@@ -1,0 +1,165 @@
+"""Users' corrections of the model's answers, kept so that a later model can learn from them.
+
+One small interface, `FeedbackStore` (add, export, count, delete), with two back ends:
+SQLite in a local file (the default, standard library only) and PostgreSQL for
+deployments with several replicas (the `postgres` extra). `open_store` picks one from
+the FEEDBACK_DB setting, once; the routes never see SQL.
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import NamedTuple, Protocol
+
+SCHEMA_VERSION = 1
+"""Bumped when the table changes; a store refuses a database from a newer version."""
+
+PAGE_SIZE = 200
+"""Rows fetched per query while exporting: memory stays flat however large the table."""
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (unreachable, a newer schema, a missing driver)."""
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One submission, as it is stored."""
+
+    label: str
+    """The true digit, or the true number's digits in number mode."""
+    answer: str | None
+    """What the service had answered (a digit or a number), or None if it gave no digit."""
+    model_version: str
+    mode: str
+    """"digit" or "number"."""
+    image: bytes
+    """The drawing exactly as the client sent it."""
+    inputs: bytes
+    """What the model saw: float32 little-endian, len(label) x 28 x 28."""
+    request_id: str
+    """The id of this POST /feedback, as in the server's log."""
+    answer_request_id: str | None = None
+    """The id of the /predict request whose answer this corrects, if the client sent it."""
+    client_key: str | None = None
+    """The client's idempotency key: a resent submission with the same key is stored once."""
+
+
+class Stored(NamedTuple):
+    """A stored submission with the id and time the store gave it."""
+
+    id: int
+    created_at: str
+    """UTC, ISO 8601 with microseconds, e.g. 2026-11-25T19:30:00.123456Z."""
+    feedback: Feedback
+
+
+COLUMNS = (
+    "created_at",
+    "client_key",
+    "request_id",
+    "answer_request_id",
+    "mode",
+    "label",
+    "answer",
+    "model_version",
+    "image",
+    "inputs",
+)
+"""The table's columns after `id`, in the order both back ends insert and select them."""
+
+
+class FeedbackStore(Protocol):
+    """What the service and the CLI need from a database of feedback."""
+
+    def add(self, feedback: Feedback) -> tuple[int, bool]:
+        """Store in one transaction; (id, True), or (the first id, False) for a known key."""
+
+    def export(self, after: int = 0) -> Iterator[Stored]:
+        """Every submission with an id above `after`, oldest first."""
+
+    def count(self) -> int:
+        """How many submissions are stored."""
+
+    def delete(self, ids: Iterable[int]) -> int:
+        """Remove these submissions for good; how many there were."""
+
+    def close(self) -> None:
+        """Release connections; the store may not be used afterwards."""
+
+
+def open_store(target: str) -> FeedbackStore:
+    """The store for a FEEDBACK_DB value: a postgresql:// URL, else a SQLite file path.
+
+    Nothing is connected or created here: the database is opened on first use, so a
+    server whose feedback database is down still answers /predict.
+    """
+    if target.startswith(("postgresql://", "postgres://")):
+        from serving.feedback.postgres import PostgresStore
+
+        return PostgresStore(target)
+    from serving.feedback.sqlite import SqliteStore
+
+    return SqliteStore(target)
+
+
+def check_schema_version(found: int | None) -> None:
+    """Refuse a database written by a newer version of this code (None: a new database)."""
+    if found is not None and found > SCHEMA_VERSION:
+        raise StoreError(
+            f"the feedback database has schema version {found}; this server knows "
+            f"{SCHEMA_VERSION}: upgrade the server"
+        )
+
+
+def now() -> str:
+    """The current UTC time as stored in created_at."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def row_values(created_at: str, feedback: Feedback) -> tuple:
+    """The values for COLUMNS, in order."""
+    return (
+        created_at,
+        feedback.client_key,
+        feedback.request_id,
+        feedback.answer_request_id,
+        feedback.mode,
+        feedback.label,
+        feedback.answer,
+        feedback.model_version,
+        feedback.image,
+        feedback.inputs,
+    )
+
+
+def from_row(row: tuple) -> Stored:
+    """A selected (id, *COLUMNS) row back to a Stored."""
+    (ident, created_at, client_key, request_id, answer_request_id, mode, label, answer) = row[:8]
+    model_version, image, inputs = row[8:]
+    return Stored(
+        int(ident),
+        created_at,
+        Feedback(
+            label=label,
+            answer=answer,
+            model_version=model_version,
+            mode=mode,
+            image=bytes(image),
+            inputs=bytes(inputs),
+            request_id=request_id,
+            answer_request_id=answer_request_id,
+            client_key=client_key,
+        ),
+    )
+
+
+def paged(fetch: Callable[[int, int], list[Stored]], after: int) -> Iterator[Stored]:
+    """Every row above `after`, one short query per page, so no read stays open while the
+    rows stream to a slow client."""
+    while True:
+        page = fetch(after, PAGE_SIZE)
+        yield from page
+        if len(page) < PAGE_SIZE:
+            return
+        after = page[-1].id

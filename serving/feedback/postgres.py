@@ -1,0 +1,164 @@
+"""Feedback in PostgreSQL, for deployments with several replicas sharing one database.
+
+Needs the `postgres` extra (psycopg 3). Each call borrows a connection from a small
+idle list (a thread never waits for another's round trip), runs one transaction and
+gives the connection back; a connection that failed is dropped and the next call opens
+a new one, so a database restart costs the requests in flight and nothing after.
+A commit returns only once PostgreSQL has flushed it to its WAL (synchronous_commit
+is on by default), so an acknowledged row survives a crash of either side.
+"""
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from serving.feedback import (
+    COLUMNS,
+    SCHEMA_VERSION,
+    Feedback,
+    Stored,
+    StoreError,
+    check_schema_version,
+    from_row,
+    now,
+    paged,
+    row_values,
+)
+
+try:
+    import psycopg
+except ImportError:  # the default install has no driver; open_store says what to do
+    psycopg = None
+
+CONNECT_TIMEOUT_S = 5
+SCHEMA_LOCK = 0x6E76_6662
+"""Advisory lock id ("nvfb") held while creating the tables, so replicas starting
+together do not race on CREATE TABLE."""
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS feedback (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    created_at TIMESTAMPTZ NOT NULL,
+    client_key TEXT UNIQUE,
+    request_id TEXT NOT NULL,
+    answer_request_id TEXT,
+    mode TEXT NOT NULL CHECK (mode IN ('digit', 'number')),
+    label TEXT NOT NULL,
+    answer TEXT,
+    model_version TEXT NOT NULL,
+    image BYTEA NOT NULL,
+    inputs BYTEA NOT NULL
+)""",
+)
+_INSERT = (
+    f"INSERT INTO feedback ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+    "ON CONFLICT (client_key) DO NOTHING RETURNING id"
+)
+_CREATED_AT = """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+_SELECT = (
+    f"SELECT id, {', '.join((_CREATED_AT, *COLUMNS[1:]))} FROM feedback "
+    "WHERE id > %s ORDER BY id LIMIT %s"
+)
+
+
+class PostgresStore:
+    """A FeedbackStore in a PostgreSQL database given by its URL."""
+
+    def __init__(self, url: str) -> None:
+        if psycopg is None:
+            raise StoreError(
+                "FEEDBACK_DB is a PostgreSQL URL but the driver is not installed: "
+                "pip install 'number-visualizer[serve,postgres]'"
+            )
+        self.url = url
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._schema_lock = threading.Lock()
+        self._schema_ready = False
+
+    @contextmanager
+    def _transaction(self) -> Iterator["psycopg.Cursor"]:
+        """A cursor inside one transaction, committed when the block ends without error."""
+        try:
+            connection = self._idle.get_nowait()
+        except queue.Empty:
+            connection = self._connect()
+        try:
+            with connection.transaction(), connection.cursor() as cursor:
+                yield cursor
+        except psycopg.Error as exc:
+            connection.close()
+            raise StoreError(f"the feedback database failed: {exc}".splitlines()[0]) from exc
+        except BaseException:
+            connection.close()
+            raise
+        self._idle.put(connection)
+
+    def _connect(self) -> "psycopg.Connection":
+        try:
+            connection = psycopg.connect(
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+            )
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to the feedback database: {exc}") from exc
+        with self._schema_lock:
+            if not self._schema_ready:
+                _create_schema(connection)
+                self._schema_ready = True
+        return connection
+
+    def add(self, feedback: Feedback) -> tuple[int, bool]:
+        """Insert in one transaction; a known client key gives back the first id."""
+        with self._transaction() as cursor:
+            row = cursor.execute(_INSERT, row_values(now(), feedback)).fetchone()
+            new = row is not None
+            if not new:
+                row = cursor.execute(
+                    "SELECT id FROM feedback WHERE client_key = %s", (feedback.client_key,)
+                ).fetchone()
+        return int(row[0]), new
+
+    def export(self, after: int = 0) -> Iterator[Stored]:
+        """Every submission above `after`, oldest first, a page at a time."""
+        return paged(self._page, after)
+
+    def _page(self, after: int, limit: int) -> list[Stored]:
+        with self._transaction() as cursor:
+            rows = cursor.execute(_SELECT, (after, limit)).fetchall()
+        return [from_row(row) for row in rows]
+
+    def count(self) -> int:
+        with self._transaction() as cursor:
+            return int(cursor.execute("SELECT count(*) FROM feedback").fetchone()[0])
+
+    def delete(self, ids: Iterable[int]) -> int:
+        with self._transaction() as cursor:
+            cursor.execute("DELETE FROM feedback WHERE id = ANY(%s)", ([int(i) for i in ids],))
+            return cursor.rowcount
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+def _create_schema(connection: "psycopg.Connection") -> None:
+    """Create the tables once, whichever replica gets there first; refuse newer schemas."""
+    try:
+        with connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            for statement in SCHEMA:
+                connection.execute(statement)
+            version = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+            check_schema_version(version)
+            if version is None:
+                connection.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
+    except psycopg.Error as exc:
+        connection.close()
+        raise StoreError(f"cannot create the feedback tables: {exc}".splitlines()[0]) from exc
+    except StoreError:
+        connection.close()
+        raise

@@ -1,0 +1,223 @@
+"""From a POST /feedback body to a Feedback record, with no knowledge of HTTP.
+
+The body is read the way /predict reads one (JSON with a base64 image, or a multipart
+form), every field is checked before anything is stored, and the drawing goes through
+the served preprocessing once more so that the record holds exactly the 28x28 input(s)
+the model saw: one in digit mode, one per digit in number mode.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
+
+import numpy as np
+
+from serving.contract import CLASS_NAMES
+from serving.feedback import Feedback
+from serving.model import DigitModel
+from serving.numbers import TooManyDigits, number_parts
+from serving.predictions import BadRequest, UnsupportedMediaType, decode_base64, prepare
+from serving.preprocess import decode_image, ink_image
+from serving.segment import Reading
+
+MODES = ("digit", "number")
+MAX_NUMBER_DIGITS = 12
+"""Longest number a label may have, as in number mode (the page allows as many)."""
+MAX_TEXT = 128
+"""Longest model version, request id or idempotency key accepted."""
+_TEXT = re.compile(rf"[\x21-\x7e]{{1,{MAX_TEXT}}}")  # printable ASCII, no spaces
+_DIGITS = re.compile(r"[0-9]+")
+FIELDS = ("image", "label", "answer", "model_version", "mode", "answer_request_id", "client_id")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A checked submission whose drawing is still encoded."""
+
+    image: bytes
+    label: str
+    answer: str | None
+    model_version: str
+    mode: str
+    answer_request_id: str | None
+    client_key: str | None
+
+
+def parse_submission(
+    body: bytes, content_type: str, idempotency_key: str | None, max_digits: int
+) -> Submission:
+    """JSON or multipart to a Submission; raises BadRequest saying which field is wrong."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        fields = _json_fields(body)
+        image = decode_base64(fields.get("image"), "image") if "image" in fields else None
+    elif media_type == "multipart/form-data":
+        fields = _form_fields(body, content_type)
+        image = fields.get("image")
+    else:
+        raise UnsupportedMediaType(
+            f"unsupported Content-Type {media_type or '(none)'!r}; send application/json "
+            '({"image", "label", "answer", "model_version"}) or multipart/form-data'
+        )
+    if not image:
+        raise BadRequest("'image' is missing or empty: send the drawing the answer was for")
+    label = _digits(fields.get("label"), "label")
+    if label is None:
+        raise BadRequest("'label' is missing: send the true digit (or number) as text, e.g. '7'")
+    mode = fields.get("mode") or ("number" if len(label) > 1 else "digit")
+    if mode not in MODES:
+        raise BadRequest("'mode' must be 'digit' or 'number'")
+    if mode == "digit" and len(label) != 1:
+        raise BadRequest(f"'label' must be one digit in digit mode, not {label!r}")
+    if len(label) > max_digits:
+        raise BadRequest(f"'label' has {len(label)} digits; a number has at most {max_digits}")
+    client_key = _text(fields.get("client_id"), "client_id")
+    header_key = _text(idempotency_key, "Idempotency-Key")
+    if client_key and header_key and client_key != header_key:
+        raise BadRequest("the Idempotency-Key header and 'client_id' differ; send one of them")
+    model_version = _text(fields.get("model_version"), "model_version")
+    if model_version is None:
+        raise BadRequest("'model_version' is missing: send the model_version of the answer")
+    return Submission(
+        image=image,
+        label=label,
+        answer=_digits(fields.get("answer"), "answer"),
+        model_version=model_version,
+        mode=mode,
+        answer_request_id=_text(fields.get("answer_request_id"), "answer_request_id"),
+        client_key=header_key or client_key,
+    )
+
+
+def to_record(submission: Submission, inputs: np.ndarray, request_id: str) -> Feedback:
+    """The record to store, with the model's inputs as float32 little-endian bytes."""
+    return Feedback(
+        label=submission.label,
+        answer=submission.answer,
+        model_version=submission.model_version,
+        mode=submission.mode,
+        image=submission.image,
+        inputs=np.ascontiguousarray(inputs, dtype="<f4").tobytes(),
+        request_id=request_id,
+        answer_request_id=submission.answer_request_id,
+        client_key=submission.client_key,
+    )
+
+
+def model_inputs(
+    submission: Submission, model: DigitModel, max_pixels: int, max_digits: int
+) -> np.ndarray:
+    """The (n, 28, 28) inputs the model saw for this submission's drawing."""
+    if submission.mode == "digit":
+        return digit_inputs(submission, max_pixels)
+    return number_inputs(submission, model, max_pixels, max_digits)
+
+
+def digit_inputs(submission: Submission, max_pixels: int) -> np.ndarray:
+    """The 1 x 28 x 28 input the model saw for a single digit; BadRequest if blank."""
+    (array,) = prepare([submission.image], max_pixels)
+    if array is None:
+        raise BadRequest("the drawing has no ink; there is nothing to learn from")
+    return array[np.newaxis]
+
+
+def number_inputs(
+    submission: Submission, model: DigitModel, max_pixels: int, max_digits: int
+) -> np.ndarray:
+    """The inputs the model saw for each digit of the labelled number, left to right.
+
+    Number mode splits a drawing into candidate digits and lets the model choose among
+    the readings; here the label chooses: of every candidate the model was shown, the
+    reading with exactly len(label) digits that best explains the label. So a correction
+    of a wrong split still teaches the right digits. BadRequest if no such reading exists.
+    """
+    label = submission.label
+    ink = ink_image(decode_image(submission.image, max_pixels))
+    try:
+        parts = number_parts(ink, 1.0, len(label))
+    except TooManyDigits as exc:
+        raise BadRequest(
+            f"the label has {len(label)} digits but {exc}".replace("; ", ": ")
+        ) from exc
+    if not parts.inputs:
+        raise BadRequest("the drawing has no ink; there is nothing to learn from")
+    probabilities = model.predict(np.stack(parts.inputs))[:, : len(CLASS_NAMES)]
+    path = _labelled_path(parts.reading, np.log(np.maximum(probabilities, 1e-9)), label)
+    if path is None:
+        raise BadRequest(
+            f"the label has {len(label)} digits but the drawing cannot be split into "
+            f"{len(label)} digits; check the label"
+        )
+    return np.stack([parts.inputs[k] for k in path])
+
+
+def _labelled_path(reading: Reading, log_p: np.ndarray, label: str) -> list[int] | None:
+    """The crops of the best reading with exactly len(label) digits, scored by the model's
+    log-probability of each label digit (plus the segmenter's prior), or None."""
+    digits = [int(c) for c in label]
+    best = np.full((reading.nodes, len(digits) + 1), -np.inf)
+    best[0, 0] = 0.0
+    came: dict[tuple[int, int], tuple[int, int]] = {}
+    for start, end, crop, prior in sorted(reading.edges):
+        for i, digit in enumerate(digits):
+            total = best[start, i] + prior + log_p[crop, digit]
+            if total > best[end, i + 1]:
+                best[end, i + 1], came[end, i + 1] = total, (start, crop)
+    if not np.isfinite(best[-1, -1]):
+        return None
+    path, node = [], reading.nodes - 1
+    for i in range(len(digits), 0, -1):
+        node, crop = came[node, i]
+        path.append(crop)
+    return path[::-1]
+
+
+def _json_fields(body: bytes) -> dict:
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise BadRequest("the JSON is nested too deeply") from exc
+    if not isinstance(document, dict):
+        raise BadRequest(
+            'the JSON body must be an object: {"image", "label", "answer", "model_version"}'
+        )
+    return document
+
+
+def _form_fields(body: bytes, content_type: str) -> dict[str, bytes | str]:
+    """The known fields of a multipart form: the image as bytes, the others as text."""
+    header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    try:
+        message = BytesParser(policy=HTTP).parsebytes(header + body)
+        parts = list(message.iter_parts()) if message.is_multipart() else []
+        named = {part.get_param("name", header="content-disposition"): part for part in parts}
+        fields = {
+            name: named[name].get_payload(decode=True) or b"" for name in FIELDS if name in named
+        }
+        return {k: v if k == "image" else v.decode("utf-8") for k, v in fields.items()}
+    except (RecursionError, ValueError, LookupError) as exc:
+        raise BadRequest("the multipart body cannot be parsed; check the boundary") from exc
+
+
+def _digits(value: object, field: str) -> str | None:
+    """A digit or a string of digits (a JSON number 0-9 is accepted too); None if absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
+        return str(value)
+    if not isinstance(value, str) or not _DIGITS.fullmatch(value) or len(value) > MAX_TEXT:
+        raise BadRequest(f"'{field}' must be a digit 0-9 or a string of digits, e.g. '7' or '2026'")
+    return value
+
+
+def _text(value: object, field: str) -> str | None:
+    """A short printable token (a version, an id, a key); None if absent."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _TEXT.fullmatch(value):
+        raise BadRequest(f"'{field}' must be up to {MAX_TEXT} printable characters without spaces")
+    return value
