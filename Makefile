@@ -24,9 +24,14 @@ $(VENV)/.stamp-train: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[train]"
 	touch $@ $(VENV)/.stamp-serve
 
+# Linting needs ruff only: `make lint` must not pull in TensorFlow.
+$(VENV)/.stamp-lint: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[lint]"
+	touch $@
+
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[train,dev]"
-	touch $@ $(VENV)/.stamp-train $(VENV)/.stamp-serve
+	touch $@ $(VENV)/.stamp-train $(VENV)/.stamp-serve $(VENV)/.stamp-lint
 
 serve: $(VENV)/.stamp-serve ## run the app on the committed model (http://127.0.0.1:8000)
 	$(BIN)/python -m serving
@@ -34,11 +39,11 @@ serve: $(VENV)/.stamp-serve ## run the app on the committed model (http://127.0.
 test: $(VENV)/.stamp-dev ## run the whole test suite (needs /usr/bin/chromium for the browser tests)
 	$(BIN)/python -m pytest
 
-lint: $(VENV)/.stamp-dev ## ruff check and format check
+lint: $(VENV)/.stamp-lint ## ruff check and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(VENV)/.stamp-dev ## apply ruff's fixes and formatting
+format: $(VENV)/.stamp-lint ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 

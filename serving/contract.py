@@ -50,8 +50,13 @@ WEIGHTS_FILE: Final = "digit_cnn.weights.h5"
 """The Keras weights beside the ONNX model, for fine-tuning; the server never reads them."""
 
 
+def scaled(images: np.ndarray) -> np.ndarray:
+    """8-bit pixels (MNIST's uint8) to the model's float32 range [0, 1]; floats pass through."""
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / PIXEL_MAX
+    return images.astype(np.float32, copy=False)
+
+
 def model_batch(images: np.ndarray) -> np.ndarray:
     """(N, 28, 28) images, uint8 pixels or floats in [0, 1], to the model's input array."""
-    if images.dtype == np.uint8:
-        images = images.astype(np.float32) / PIXEL_MAX
-    return np.ascontiguousarray(images, dtype=np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
+    return np.ascontiguousarray(scaled(images)).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)

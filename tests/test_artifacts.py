@@ -3,11 +3,10 @@
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bench.digits import load_sample
-from serving.contract import OUTPUT_CLASSES
+from serving.contract import OUTPUT_CLASSES, scaled
 from serving.model import DigitModel
 from tests.mnist_data import mnist_path
 from training.card import read_card
@@ -64,7 +63,7 @@ def test_plots_are_committed():
 
 def test_committed_sample_of_real_digits(model):
     x, y = load_sample()
-    images = x.astype(np.float32) / 255.0
+    images = scaled(x)
     answers = served_answers(images, model.predict(images))
     assert (answers == y).mean() >= 0.99
     assert (answers == NO_DIGIT).mean() <= 0.005

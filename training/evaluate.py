@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from serving.answers import judge
-from serving.contract import DIGIT_CLASSES, NOT_A_DIGIT
+from serving.contract import DIGIT_CLASSES, NOT_A_DIGIT, scaled
 from serving.model import DigitModel
 from training.calibrate import expected_calibration_error, softmax
 from training.canvas import CANVAS_SIZE, canvas_inputs, render_strokes, smooth
@@ -87,7 +87,7 @@ def evaluate(model_path: Path, x_test: np.ndarray, y_test: np.ndarray) -> dict:
     model = DigitModel.load(model_path)
     temperature = model.temperature
 
-    test_inputs = x_test.astype(np.float32) / 255.0
+    test_inputs = scaled(x_test)
     test = accuracy_report(served_answers(test_inputs, model.predict(test_inputs)), y_test)
     canvas_x = canvas_inputs(x_test)
     canvas_p = model.predict(canvas_x)
