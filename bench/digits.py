@@ -2,7 +2,7 @@
 
 The page paints black ink on a white, opaque 280x280 canvas and posts it as an
 RGBA PNG. Each MNIST digit is drawn on such a canvas at a random size and place,
-with a thinner or thicker pen (training.evaluate.draw_on_canvas), which gives
+with a thinner or thicker pen (training.canvas.draw_on_canvas), which gives
 requests of the same size, format and statistics as the page's, with a known label.
 Tests use it too, so the API is exercised with realistic images everywhere.
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from training.evaluate import CANVAS_SIZE as CANVAS_SIDE
-from training.evaluate import draw_on_canvas as draw_mnist_on_canvas
+from training.canvas import CANVAS_SIZE as CANVAS_SIDE
+from training.canvas import draw_on_canvas as draw_mnist_on_canvas
 
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mnist_sample.npz"
 

@@ -1,12 +1,22 @@
 """Properties of the canvas-to-input recipe, on real MNIST digits drawn on a 280x280 canvas."""
 
 import numpy as np
+import onnxruntime as ort
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from bench.digits import CANVAS_SIDE, load_sample, place_digit
-from serving.preprocess import canvas_to_input
+from bench.page_canvases import load as load_page_canvases
+from bench.server import REPO_ROOT
+from serving.contract import INPUT_NAME, MODEL_FILE
+from serving.preprocess import (
+    _strength_of_levels,
+    canvas_to_input,
+    decode_image,
+    lanczos_resize,
+)
 
 DIGITS, LABELS = load_sample()
 digit_index = st.integers(0, len(DIGITS) - 1)
@@ -115,9 +125,64 @@ def test_fully_transparent_canvas_is_blank():
 def test_large_images_in_any_mode_give_the_same_input(index, mode, transparent):
     """Big pictures are box-reduced first, which Pillow cannot do in every mode."""
     paper = Image.eval(placed(index), lambda v: 255 - v).resize((1120, 1120))
-    image = paper.convert(mode)
+    if mode == "I;16":  # a 16-bit picture spans 0-65535, as a 16-bit PNG opens
+        image = Image.fromarray(np.asarray(paper).astype(np.uint16) * 257)
+        same_in_eight_bits = paper
+    else:
+        image = paper.convert(mode)
+        same_in_eight_bits = image.convert("L")
     if transparent and mode == "P":
         image.info["transparency"] = 7  # a colour the picture does not use
     np.testing.assert_allclose(
-        canvas_to_input(image), canvas_to_input(image.convert("L")), atol=2e-2
+        canvas_to_input(image), canvas_to_input(same_in_eight_bits), atol=2e-2
+    )
+
+
+FIXTURE_TOLERANCE = 1e-5
+"""Largest pixel difference (0-1 scale) allowed between today's preprocessing and the
+arrays committed in tests/fixtures/page_canvases.npz before the speed work of issue 14.
+What differs is float summation order in the Lanczos products: measured 1.8e-7 at most."""
+
+
+def test_page_canvases_give_the_committed_inputs():
+    """The model was trained and evaluated on these arrays: a faster path must give them."""
+    fixture = load_page_canvases()
+    seen = np.stack([canvas_to_input(decode_image(data, 10_000_000)) for data in fixture["pngs"]])
+    expected = fixture["expected"]
+    assert seen.shape == expected.shape == (258, 28, 28)
+    assert float(np.abs(seen - expected).max()) <= FIXTURE_TOLERANCE
+    session = ort.InferenceSession(
+        str(REPO_ROOT / "artifacts" / MODEL_FILE), providers=["CPUExecutionProvider"]
+    )
+    (now,) = session.run(None, {INPUT_NAME: seen[..., None]})
+    (then,) = session.run(None, {INPUT_NAME: expected[..., None]})
+    np.testing.assert_array_equal(now.argmax(axis=1), then.argmax(axis=1))
+
+
+@pytest.mark.parametrize("light_paper", [True, False])
+def test_ink_is_one_run_of_levels_at_the_inks_end(light_paper):
+    """canvas_to_input finds the box from row and column extremes; that needs this shape."""
+    for paper in np.arange(0, 128, 0.5):
+        strength = _strength_of_levels(light_paper, float(paper), thresholded=True)
+        ink = np.flatnonzero(strength)
+        assert ink.size, paper
+        assert np.array_equal(ink, np.arange(ink[0], ink[-1] + 1)), paper
+        assert (ink[0] == 0) if light_paper else (ink[-1] == 255), paper
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    height=st.integers(1, 300),
+    width=st.integers(1, 300),
+    out_height=st.integers(1, 40),
+    out_width=st.integers(1, 40),
+    seed=st.integers(0, 2**16),
+)
+def test_lanczos_resize_is_pillows(height, width, out_height, out_width, seed):
+    image = np.random.default_rng(seed).random((height, width), dtype=np.float32)
+    pillow = np.asarray(
+        Image.fromarray(image, mode="F").resize((out_width, out_height), Image.Resampling.LANCZOS)
+    )
+    np.testing.assert_allclose(
+        lanczos_resize(image, out_width, out_height), pillow, rtol=0, atol=1e-6
     )
