@@ -72,6 +72,8 @@ def parse_json(body: bytes, max_batch: int) -> PredictionRequest:
     include_input = document.get("include_input", False)
     if not isinstance(include_input, bool):
         raise BadRequest("'include_input' must be true or false")
+    if "image" in document and "images" in document:
+        raise BadRequest('send either "image" or "images", not both')
     if "images" in document:
         items = document["images"]
         if not isinstance(items, list) or not items:

@@ -11,16 +11,22 @@ from serving.app import create_app
 from serving.settings import Settings, load_settings
 
 
+REQUEST_ID = "test-request"
+
+
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    """The service's settings as the environment gives them (artifacts/ model by default)."""
-    return replace(load_settings(), cors_origins=())
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The service's settings as the environment gives them (artifacts/ model by default),
+    with feedback stored in a temporary file rather than the working directory's data/."""
+    feedback_db = str(tmp_path_factory.mktemp("feedback") / "feedback.sqlite3")
+    return replace(load_settings(), cors_origins=(), feedback_db=feedback_db)
 
 
 @pytest.fixture(scope="session")
 def client(settings: Settings):
     """One running app for the session: building it loads and warms up the model."""
-    with TestClient(create_app(settings)) as client:
+    # A fixed request id, so that answers to the same image compare equal.
+    with TestClient(create_app(settings), headers={"X-Request-ID": REQUEST_ID}) as client:
         yield client
 
 

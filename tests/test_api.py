@@ -2,10 +2,11 @@
 
 import io
 import json
+import logging
 from dataclasses import replace
 
 import numpy as np
-from conftest import b64
+from conftest import REQUEST_ID, b64
 from PIL import Image
 from starlette.testclient import TestClient
 
@@ -15,7 +16,7 @@ from serving.contract import CLASS_NAMES
 from serving.middleware import SECURITY_HEADERS
 from serving.preprocess import canvas_to_input, decode_image
 
-PREDICTION_KEYS = {"digit", "confidence", "probabilities", "blank", "model_version"}
+PREDICTION_KEYS = {"digit", "confidence", "probabilities", "blank", "model_version", "request_id"}
 
 
 def blank_png(side: int = 280) -> bytes:
@@ -76,7 +77,8 @@ def test_batch_answers_each_image_in_order(client, canvases):
     answers = response.json()["predictions"]
     assert len(answers) == len(images)
     single = [client.post("/predict", json={"image": b64(png)}).json() for png in images]
-    assert answers == single
+    assert response.json()["request_id"] == REQUEST_ID  # once, for the whole batch
+    assert answers == [{k: v for k, v in answer.items() if k != "request_id"} for answer in single]
     assert answers[-1]["blank"] is True
 
 
@@ -118,6 +120,7 @@ def test_blank_canvas_gets_the_documented_answer(client, settings):
         "reason": "blank",
         "message": "No ink found: draw a digit.",
         "model_version": card_version(settings),
+        "request_id": REQUEST_ID,
     }
 
 
@@ -153,13 +156,13 @@ def test_metrics_count_requests_latency_and_digits(settings, canvases):
         fresh.post("/predict", content=blank_png(), headers={"Content-Type": "image/png"})
         fresh.post("/predict", content=b"junk", headers={"Content-Type": "image/png"})
         text = fresh.get("/metrics").text
-    assert 'http_requests_total{route="/predict",status="200"} 4' in text
-    assert 'http_requests_total{route="/predict",status="400"} 1' in text
-    assert 'http_request_duration_seconds_count{route="/predict"} 5' in text
-    assert 'http_request_duration_seconds_bucket{route="/predict",le="+Inf"} 5' in text
+    assert 'http_requests_total{route="/predict",status="200"} 4.0' in text
+    assert 'http_requests_total{route="/predict",status="400"} 1.0' in text
+    assert 'http_request_duration_seconds_count{route="/predict"} 5.0' in text
+    assert 'http_request_duration_seconds_bucket{le="+Inf",route="/predict"} 5.0' in text
     for digit in set(digits):
-        assert f'predictions_total{{digit="{digit}"}} {digits.count(digit)}' in text
-    assert 'predictions_total{digit="blank"} 1' in text
+        assert f'predictions_total{{digit="{digit}"}} {digits.count(digit)}.0' in text
+    assert 'predictions_total{digit="blank"} 1.0' in text
 
 
 def test_metrics_label_unknown_paths_as_static(settings):
@@ -169,8 +172,8 @@ def test_metrics_label_unknown_paths_as_static(settings):
             fresh.get(f"/no-such-page-{i}")
         fresh.get("/health/live")
         text = fresh.get("/metrics").text
-    assert 'http_requests_total{route="static",status="404"} 3' in text
-    assert 'http_requests_total{route="/health/live",status="200"} 1' in text
+    assert 'http_requests_total{route="static",status="404"} 3.0' in text
+    assert 'http_requests_total{route="/health/live",status="200"} 1.0' in text
     assert "no-such-page" not in text
 
 
@@ -229,3 +232,36 @@ def test_large_palette_and_one_bit_images(client, canvases):
         )
         assert response.status_code == 200, (mode, response.text)
         assert response.json()["digit"] == expected["digit"], mode
+
+
+def test_every_response_carries_a_request_id_and_predictions_repeat_it(settings, caplog):
+    """A sane client id is kept; anything else is replaced; the log line names the id."""
+    caplog.set_level(logging.INFO, logger="serving.requests")
+    with TestClient(create_app(settings)) as fresh:
+        own = fresh.post(
+            "/predict",
+            content=blank_png(),
+            headers={"Content-Type": "image/png", "X-Request-ID": "client-42.a:b"},
+        )
+        assert own.headers["x-request-id"] == own.json()["request_id"] == "client-42.a:b"
+        for bad_id in ("", "a b", "x" * 129, "<script>"):
+            replaced = fresh.get("/no-such-page", headers={"X-Request-ID": bad_id})
+            assert len(replaced.headers["x-request-id"]) == 32, bad_id
+        generated = fresh.post("/predict", json={"images": [b64(blank_png())]})
+        assert generated.headers["x-request-id"] == generated.json()["request_id"]
+        error = fresh.post("/predict", content=b"{", headers={"Content-Type": "application/json"})
+        assert error.status_code == 400 and len(error.headers["x-request-id"]) == 32
+    logged = [json.loads(r.getMessage()) for r in caplog.records if r.name == "serving.requests"]
+    assert {"client-42.a:b", generated.headers["x-request-id"]} <= {
+        line["request_id"] for line in logged
+    }
+
+
+def test_the_api_page_is_self_hosted(client):
+    """/docs renders /openapi.json with our own script: nothing from another host."""
+    page = client.get("/docs/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "http" not in page.text.replace('href="../openapi.json"', "")
+    script = client.get("/docs/docs.js")
+    assert script.status_code == 200 and 'fetch("../openapi.json")' in script.text
+    assert client.get("/docs").status_code == 200  # redirected to /docs/

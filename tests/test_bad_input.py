@@ -83,6 +83,7 @@ BAD_REQUESTS = {
         400,
         "true or false",
     ),
+    "image and images both": (b'{"image": "", "images": [""]}', JSON, 400, "not both"),
     "images not a list": (b'{"images": "abc"}', JSON, 400, "non-empty list"),
     "images empty": (b'{"images": []}', JSON, 400, "non-empty list"),
     "empty image": (b'{"image": ""}', JSON, 400, "empty"),
@@ -249,3 +250,14 @@ def test_fuzz_corrupted_pngs_never_5xx(client, canvases, data):
     cut = data.draw(st.integers(8, len(png)))
     response = client.post("/predict", content=bytes(png[:cut]), headers=PNG)
     assert response.status_code in (200, 400, 413), response.text
+
+
+@pytest.mark.parametrize("value", ["maybe", "-1", "5e-324", "1", "0", "yes", "TRUE", ""])
+def test_include_input_in_the_query_is_read_exactly_as_in_json(client, value):
+    """Only true and false, as a JSON body allows; anything else is a 400, not a silent false."""
+    response = client.post(f"/predict?include_input={value}", content=small_png(), headers=PNG)
+    assert response.status_code == 400
+    assert "'include_input' must be true or false" in response.json()["error"]
+    json_body = b'{"image": "", "include_input": ' + (value or '""').encode() + b"}"
+    as_json = client.post("/predict", content=json_body, headers=JSON)
+    assert as_json.status_code == 400
