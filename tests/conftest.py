@@ -10,7 +10,6 @@ from bench.digits import canvas_pngs
 from serving.app import create_app
 from serving.settings import Settings, load_settings
 
-
 REQUEST_ID = "test-request"
 
 
