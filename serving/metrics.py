@@ -49,6 +49,13 @@ class Metrics:
             ["digit"],
             registry=self._registry,
         )
+        self._feedback = Counter(
+            "feedback",
+            "POST /feedback submissions, by outcome: stored, duplicate (a resent one), "
+            "rejected (4xx), disabled (FEEDBACK=off), failed (the database).",
+            ["outcome"],
+            registry=self._registry,
+        )
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         """Count one finished request and file its latency."""
@@ -59,6 +66,10 @@ class Metrics:
         """Count answered digits; a blank canvas counts as "blank"."""
         for digit in digits:
             self._predictions.labels("blank" if digit is None else str(digit)).inc()
+
+    def observe_feedback(self, outcome: str) -> None:
+        """Count one feedback submission by its outcome; never its content."""
+        self._feedback.labels(outcome).inc()
 
     def render(self) -> str:
         """The exposition text for GET /metrics: every worker's counts, added up."""

@@ -79,7 +79,9 @@ SCHEMAS: dict[str, dict] = {
     "Probabilities": {
         "type": "object",
         "description": "The ten digits' probabilities (all 0 for a blank canvas).",
-        "properties": {name: {"type": "number", "minimum": 0, "maximum": 1} for name in CLASS_NAMES},
+        "properties": {
+            name: {"type": "number", "minimum": 0, "maximum": 1} for name in CLASS_NAMES
+        },
         "required": list(CLASS_NAMES),
         "additionalProperties": False,
     },
@@ -140,6 +142,11 @@ SCHEMAS: dict[str, dict] = {
             "model_version": {"type": "string"},
             "model_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
             "model_parameters": {"type": ["integer", "null"], "minimum": 0},
+            "feedback": {
+                "type": "boolean",
+                "description": "Whether POST /feedback collects corrections (FEEDBACK); the "
+                "page hides its control when false.",
+            },
         },
         "required": [
             "status",
@@ -147,7 +154,45 @@ SCHEMAS: dict[str, dict] = {
             "model_version",
             "model_sha256",
             "model_parameters",
+            "feedback",
         ],
+        "additionalProperties": False,
+    },
+    "FeedbackRequest": {
+        "type": "object",
+        "properties": {
+            "image": IMAGE,
+            "label": {
+                "type": "string",
+                "pattern": "^[0-9]{1,12}$",
+                "description": "The true digit, or the true number's digits in number mode. "
+                "A JSON integer 0-9 is accepted too.",
+            },
+            "answer": {
+                "type": ["string", "integer", "null"],
+                "description": "The digit or number the service answered, or null.",
+            },
+            "model_version": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
+            "mode": {
+                "type": "string",
+                "enum": ["digit", "number"],
+                "description": "Default: number when the label has several digits.",
+            },
+            "answer_request_id": {
+                "type": "string",
+                "description": "The request_id of the answer this corrects.",
+            },
+            "client_id": {
+                "type": "string",
+                "description": "An idempotency key (as the Idempotency-Key header).",
+            },
+        },
+        "required": ["image", "label", "model_version"],
+    },
+    "FeedbackStored": {
+        "type": "object",
+        "properties": {"id": {"type": "integer", "minimum": 1}},
+        "required": ["id"],
         "additionalProperties": False,
     },
     "Status": {
@@ -158,7 +203,9 @@ SCHEMAS: dict[str, dict] = {
     },
     "Error": {
         "type": "object",
-        "properties": {"error": {"type": "string", "description": "What was wrong and what to do."}},
+        "properties": {
+            "error": {"type": "string", "description": "What was wrong and what to do."}
+        },
         "required": ["error"],
         "additionalProperties": False,
     },
@@ -250,6 +297,95 @@ PATHS: dict[str, dict] = {
             },
         }
     },
+    "/feedback": {
+        "post": {
+            "summary": "Store a correction (or confirmation) of an answer, for fine-tuning",
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
+                    "description": "Resending with the same key stores nothing new and "
+                    "answers 200 with the first id.",
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": ref("FeedbackRequest")},
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "image": {"type": "string", "format": "binary"},
+                                "label": {"type": "string"},
+                                "answer": {"type": "string"},
+                                "model_version": {"type": "string"},
+                                "mode": {"type": "string"},
+                                "answer_request_id": {"type": "string"},
+                                "client_id": {"type": "string"},
+                            },
+                            "required": ["image", "label", "model_version"],
+                        }
+                    },
+                },
+            },
+            "responses": {
+                "201": response("Stored; the id of the new row.", ref("FeedbackStored")),
+                "200": response(
+                    "Already stored under this idempotency key.", ref("FeedbackStored")
+                ),
+                "400": error(
+                    "Malformed body, a missing or bad field, bytes that are not an image, a "
+                    "blank drawing, or a label that does not fit the drawing's digits."
+                ),
+                "404": error("Feedback collection is switched off (FEEDBACK=off)."),
+                "405": error("A method other than POST."),
+                "408": error("The body did not arrive within CLIENT_TIMEOUT."),
+                "413": error(
+                    "The body is over MAX_BODY_BYTES, or the image over MAX_IMAGE_PIXELS."
+                ),
+                "415": error("A Content-Type other than JSON or multipart."),
+                "503": error("The model is loading, or the feedback database is unavailable."),
+            },
+        }
+    },
+    "/feedback/export": {
+        "get": {
+            "summary": "Every stored submission, as NDJSON or CSV (needs FEEDBACK_TOKEN)",
+            "security": [{"feedbackToken": []}],
+            "parameters": [
+                {
+                    "name": "format",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": ["ndjson", "csv"], "default": "ndjson"},
+                },
+                {
+                    "name": "after",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 0, "default": 0},
+                    "description": "Only submissions with a larger id.",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "One row per submission: id, created_at, mode, label, "
+                    "answer, model_version, request_id, answer_request_id, image (base64 of "
+                    "the drawing) and inputs (base64 of float32 little-endian, one 28x28 "
+                    "input per digit of the label).",
+                    "headers": {"X-Request-ID": {"$ref": "#/components/headers/RequestId"}},
+                    "content": {
+                        "application/x-ndjson": {"schema": {"type": "string"}},
+                        "text/csv": {"schema": {"type": "string"}},
+                    },
+                },
+                "400": error("A format other than ndjson or csv, or a bad 'after'."),
+                "401": error("No token, or the wrong one."),
+                "404": error("Export is off: FEEDBACK_TOKEN is not set."),
+                "503": error("The feedback database is unavailable."),
+            },
+        }
+    },
     "/openapi.json": {
         "get": {
             "summary": "This document",
@@ -276,5 +412,6 @@ def build_spec(version: str, max_batch: int) -> dict:
         "components": {
             "schemas": schemas,
             "headers": {"RequestId": {"schema": ref("RequestId"), "required": True}},
+            "securitySchemes": {"feedbackToken": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -12,6 +12,7 @@ import resource
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from importlib.util import find_spec
 from pathlib import Path
 
 from serving.contract import MODEL_FILE
@@ -20,6 +21,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = REPO_ROOT / "artifacts" / MODEL_FILE
 DEFAULT_WEB_DIR = REPO_ROOT / "web"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+SWITCH_VALUES = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
+SECRETS = frozenset({"FEEDBACK_TOKEN"})
+"""Settings whose values never appear in an error message or a log."""
 RESERVED_FILES = 64
 """Descriptors a worker needs besides its connections: libraries, the model, pipes, logs."""
 
@@ -112,6 +116,29 @@ class Settings:
         "At `info` every request is one log line",
         ", ".join(LOG_LEVELS),
     )
+    feedback: bool = _setting(
+        "FEEDBACK",
+        True,
+        "Collect users' corrections at `POST /feedback`; when off it answers 404 and the page "
+        "hides its control",
+        "on, off (or true, false, 1, 0)",
+        "`on`",
+    )
+    feedback_db: str = _setting(
+        "FEEDBACK_DB",
+        "data/feedback.sqlite3",
+        "Where feedback is stored: a SQLite file (created on first use), or a `postgresql://` "
+        "URL shared by several replicas (needs the `postgres` extra)",
+        "a file path, or a postgresql:// URL with the postgres extra installed",
+        "`data/feedback.sqlite3` in the working directory",
+    )
+    feedback_token: str = _setting(
+        "FEEDBACK_TOKEN",
+        "",
+        "Bearer token for `GET /feedback/export`; export answers 404 while it is unset",
+        "16 or more characters without spaces",
+        "empty (export off)",
+    )
 
 
 def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -150,6 +177,27 @@ def _host(text: str) -> str:
     return text
 
 
+def _switch(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in SWITCH_VALUES:
+        raise ValueError
+    return SWITCH_VALUES[value]
+
+
+def _feedback_db(text: str) -> str:
+    if not text.strip():
+        raise ValueError
+    if text.startswith(("postgresql://", "postgres://")) and not find_spec("psycopg"):
+        raise ValueError  # the postgres extra is not installed
+    return text
+
+
+def _token(text: str) -> str:
+    if text and (len(text) < 16 or any(c.isspace() for c in text)):
+        raise ValueError
+    return text
+
+
 def _origins(text: str) -> tuple[str, ...]:
     origins = tuple(item.strip() for item in text.split(",") if item.strip())
     if any(o != "*" and not o.startswith(("http://", "https://")) for o in origins):
@@ -171,6 +219,9 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "client_timeout": _positive_float,
     "cors_origins": _origins,
     "log_level": _log_level,
+    "feedback": _switch,
+    "feedback_db": _feedback_db,
+    "feedback_token": _token,
 }
 
 
@@ -186,7 +237,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             values[spec.name] = PARSERS[spec.name](environ[env])
         except ValueError:
             raise SettingError(
-                f"{env}={environ[env]!r} is not allowed: {env} must be {spec.metadata['allowed']}"
+                f"{env}={'(hidden)' if env in SECRETS else repr(environ[env])} is not allowed: "
+                f"{env} must be {spec.metadata['allowed']}"
             ) from None
     return Settings(**values)
 

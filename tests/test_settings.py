@@ -43,6 +43,9 @@ BAD_SETTINGS = [
     ("CLIENT_TIMEOUT", "nan", "CLIENT_TIMEOUT must be > 0"),
     ("CORS_ORIGINS", "example.org", "CORS_ORIGINS must be origins such as https://example.org"),
     ("LOG_LEVEL", "bogus", "LOG_LEVEL must be debug, info, warning, error"),
+    ("FEEDBACK", "maybe", "FEEDBACK must be on, off"),
+    ("FEEDBACK_DB", " ", "FEEDBACK_DB must be a file path"),
+    ("FEEDBACK_TOKEN", "short secret", "FEEDBACK_TOKEN=(hidden) is not allowed"),
 ]
 
 

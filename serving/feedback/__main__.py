@@ -1,0 +1,59 @@
+"""`python -m serving.feedback`: export, count or delete stored feedback, straight from the
+database (the same rows GET /feedback/export serves, without the server or its token).
+
+    python -m serving.feedback export --db data/feedback.sqlite3 --format csv --out fb.csv
+    python -m serving.feedback count
+    python -m serving.feedback delete 12 13
+"""
+
+import argparse
+import sys
+from contextlib import nullcontext
+
+from serving.feedback import StoreError, open_store
+from serving.feedback.export import FORMATS, render
+from serving.settings import load_settings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m serving.feedback", description=__doc__)
+    parser.add_argument(
+        "--db", help="a SQLite file or a postgresql:// URL (default: the FEEDBACK_DB setting)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    export = commands.add_parser("export", help="write every submission as NDJSON or CSV")
+    export.add_argument("--format", choices=FORMATS, default="ndjson")
+    export.add_argument("--after", type=int, default=0, help="only ids above this one")
+    export.add_argument("--out", help="output file (default: standard output)")
+    commands.add_parser("count", help="print how many submissions are stored")
+    delete = commands.add_parser("delete", help="remove submissions for good, by id")
+    delete.add_argument("ids", type=int, nargs="+")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    store = open_store(args.db or load_settings().feedback_db)
+    try:
+        if args.command == "count":
+            print(store.count())
+        elif args.command == "delete":
+            print(f"deleted {store.delete(args.ids)} of {len(args.ids)}")
+        else:
+            target = (
+                open(args.out, "w", encoding="utf-8", newline="")  # noqa: SIM115
+                if args.out
+                else nullcontext(sys.stdout)
+            )
+            with target as out:
+                out.writelines(render(store.export(args.after), args.format))
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
