@@ -1,28 +1,39 @@
-"""`python -m bench`: cold start, latency, throughput and install size of the service.
+"""`python -m bench`: start-up, latency and throughput of the service, in one run.
 
-Every run is bounded in time and request count, uses realistic requests (the
-page's own: a 280x280 canvas PNG posted raw, with ?include_input=true), and is
-reported with the machine it ran on. Results go to bench/results/latest.json.
+Side by side for WORKERS=1 and WORKERS=2 on the same machine in the same minute or two:
+time from process start to the first 200 from /health, then /health and /predict at
+concurrency 1, 8 and 32 with wrk, and number mode. The /predict request is the page's
+own: a pen digit painted by the page's paint() in Chromium and exported by
+canvas.toBlob() (tests/fixtures/page_canvases.npz), posted raw to
+/predict?include_input=true. The markdown table it prints goes into the README; the
+figures also go to bench/results/latest.json (not committed).
 """
 
 import argparse
 import base64
+import io
 import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
-from bench.digits import canvas_pngs
-from bench.loadgen import build_request, run_load
+import numpy as np
+from PIL import Image
+
+from bench import wrk
+from bench.page_canvases import load as load_page_canvases
 from bench.server import REPO_ROOT, free_port, start_server, stop_server, wait_ready
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-BATCH_SIZE = 16
+CONCURRENCIES = (1, 8, 32)
+PAGE_PATH = "/predict?include_input=true"
+NUMBER_CANVAS = (840, 280)
+"""The page's number-mode pad: three digit pads wide."""
 
 
 def machine() -> dict:
@@ -47,148 +58,167 @@ def machine() -> dict:
     }
 
 
-def cold_start(runs: int) -> dict:
-    """Process start to the first 200 from /health, several times; the median is the figure."""
+def page_requests(count: int = 16) -> tuple[list[bytes], list[int]]:
+    """The page's own PNGs: pen digits at 280x280 as Chromium's toBlob wrote them."""
+    fixture = load_page_canvases()
+    picked = [i for i, kind in enumerate(fixture["kinds"]) if kind == "pen-280"]
+    picked = picked[:: max(1, len(picked) // count)][:count]
+    return [fixture["pngs"][i] for i in picked], [int(fixture["labels"][i]) for i in picked]
+
+
+def number_canvas(pngs: list[bytes], labels: list[int], digits: int = 6) -> tuple[bytes, str]:
+    """A six-digit number on the page's 840x280 number pad, from six of the page's digits."""
+    canvas = Image.new("L", NUMBER_CANVAS, 255)
+    height, gap, left = 150, 24, 0
+    inks = []
+    for data in pngs[:digits]:
+        grey = np.asarray(Image.open(io.BytesIO(data)).convert("L"))
+        rows = np.flatnonzero((grey < 250).any(axis=1))
+        cols = np.flatnonzero((grey < 250).any(axis=0))
+        ink = Image.fromarray(grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+        width = max(1, round(ink.width * height / ink.height))
+        inks.append(ink.resize((width, height), Image.Resampling.LANCZOS))
+    left = (NUMBER_CANVAS[0] - sum(i.width for i in inks) - gap * (digits - 1)) // 2
+    for ink in inks:
+        canvas.paste(ink, (left, (NUMBER_CANVAS[1] - height) // 2))
+        left += ink.width + gap
+    buffer = io.BytesIO()
+    canvas.convert("RGBA").save(buffer, format="PNG")
+    return buffer.getvalue(), "".join(map(str, labels[:digits]))
+
+
+def ready_after_start(workers: int, runs: int) -> float:
+    """Median seconds from process start to the first 200 from /health."""
     times = []
     for _ in range(runs):
         port = free_port()
         started = time.perf_counter()
-        process = start_server(port, WORKERS="1")
+        process = start_server(port, WORKERS=str(workers))
         try:
             wait_ready(process, port)
             times.append(time.perf_counter() - started)
         finally:
             stop_server(process)
-    return {
-        "runs": runs,
-        "median_s": round(statistics.median(times), 3),
-        "min_s": round(min(times), 3),
-    }
+    return round(statistics.median(times), 3)
 
 
-def load_figures(workers: int, pngs: list[bytes], seconds: float) -> dict:
-    """Latency at concurrency 1, throughput at 8 and 32, and batched throughput, for one server."""
-    page_requests = [build_request("/predict?include_input=true", png, "image/png") for png in pngs]
-    batches = [
-        build_request(
-            "/predict",
-            json.dumps(
-                {"images": [base64.b64encode(p).decode() for p in pngs[i : i + BATCH_SIZE]]}
-            ).encode(),
-            "application/json",
-        )
-        for i in range(0, len(pngs) - BATCH_SIZE + 1, BATCH_SIZE)
-    ]
+def post_json(port: int, body: dict) -> tuple[int, dict]:
+    """One JSON POST to /predict: the status and the decoded answer."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/predict",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def server_figures(
+    workers: int, pngs: list[bytes], number: tuple[bytes, str], seconds: float
+) -> dict:
+    """/health and /predict at every concurrency, and number mode, on one running server."""
     port = free_port()
     process = start_server(port, WORKERS=str(workers))
+    figures: dict = {}
     try:
         wait_ready(process, port)
-        run_load(port, page_requests, concurrency=max(2, workers * 2), seconds=2, count=400)  # warm
-        return {
-            "c1": run_load(port, page_requests, 1, seconds, count=2000).summary(),
-            "c8": run_load(port, page_requests, 8, seconds, count=20000).summary(),
-            "c32": run_load(port, page_requests, 32, seconds, count=20000).summary(),
-            f"c8_batch{BATCH_SIZE}": run_load(port, batches, 8, seconds, count=5000).summary(
-                BATCH_SIZE
-            ),
-        }
+        wrk.run(port, PAGE_PATH, pngs, "image/png", 8, 1)  # warm up every worker
+        for concurrency in CONCURRENCIES:
+            figures[f"health_c{concurrency}"] = wrk.run(
+                port, "/health", None, "", concurrency, seconds
+            )
+            figures[f"predict_c{concurrency}"] = wrk.run(
+                port, PAGE_PATH, pngs, "image/png", concurrency, seconds
+            )
+        figures["number"] = number_figures(port, number, seconds)
     finally:
         stop_server(process)
+    return figures
 
 
-def install_size(timeout: float) -> dict:
-    """Size of a fresh venv holding only the serve extra's dependencies (no pip, no tests)."""
-    import tomllib  # Python 3.11+, which only this measurement needs
-
-    extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    requirements = extras["optional-dependencies"]["serve"]
-    with tempfile.TemporaryDirectory(prefix="nv-serve-venv-") as directory:
-        venv = Path(directory) / "venv"
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
-        pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
-        installed = subprocess.run(
-            [*pip, "install", "--quiet", "--disable-pip-version-check", *requirements],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if installed.returncode != 0:
-            raise RuntimeError(f"pip could not install the serve extra:\n{installed.stderr}")
-        site = next(venv.glob("lib/python*/site-packages"))
-        largest = sorted(((_size(d), d.name) for d in site.iterdir() if d.is_dir()), reverse=True)
-        total = _size(venv)
-    return {
-        "requirements": requirements,
-        "venv_mb": round(total / 1e6, 1),
-        "largest_mb": {name: round(size / 1e6, 1) for size, name in largest[:5]},
-    }
-
-
-def _size(directory: Path) -> int:
-    files = directory.rglob("*")
-    return sum(f.stat().st_size for f in files if f.is_file() and not f.is_symlink())
+def number_figures(port: int, number: tuple[bytes, str], seconds: float) -> dict:
+    """Latency of number mode at concurrency 1, if the server has it."""
+    png, digits = number
+    body = {"image": base64.b64encode(png).decode(), "mode": "number"}
+    status, answer = post_json(port, body)
+    if status != 200:
+        return {"available": False, "status": status, "error": answer.get("error")}
+    figures = wrk.run(port, "/predict", [json.dumps(body).encode()], "application/json", 1, seconds)
+    return {"available": True, "digits": digits, "answer": answer.get("number"), **figures}
 
 
 def markdown(results: dict) -> str:
-    """The table for the README."""
+    """The tables for the README."""
     m = results["machine"]
+    load = results["load"]
+    columns = list(load)
     lines = [
-        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
-        f"onnxruntime {m['onnxruntime']}; 1-minute load average {m['load_average_at_start'][0]} "
-        f"at the start and {m['load_average_at_end'][0]} at the end",
+        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, onnxruntime "
+        f"{m['onnxruntime']}; 1-minute load average {m['load_average_at_start'][0]} at the "
+        f"start and {m['load_average_at_end'][0]} at the end. Client: wrk, one thread, on "
+        f"the same cores. Request: {results['request']}.",
         "",
-        "| Measure | Figure | Target |",
-        "|---|---|---|",
-        f"| Cold start: process start to first 200 from /health (median of "
-        f"{results['cold_start']['runs']}) | {results['cold_start']['median_s']} s | < 0.5 s |",
+        "| | " + " | ".join(f"WORKERS={w}" for w in columns) + " |",
+        "|---|" + "---|" * len(columns),
+        "| ready after start (median) | "
+        + " | ".join(f"{results['ready'][w]} s" for w in columns)
+        + " |",
     ]
-    for workers, figures in results["load"].items():
-        c1, c8, c32 = figures["c1"], figures["c8"], figures["c32"]
-        batch = figures[f"c8_batch{BATCH_SIZE}"]
-        lines += [
-            f"| WORKERS={workers}: /predict latency at concurrency 1, p50 / p99 | "
-            f"{c1['p50_ms']} / {c1['p99_ms']} ms | p50 < 3 ms |",
-            f"| WORKERS={workers}: throughput at concurrency 8 (p99) | "
-            f"{c8['requests_per_s']} predictions/s ({c8['p99_ms']} ms) | |",
-            f"| WORKERS={workers}: throughput at concurrency 32 (p99) | "
-            f"{c32['requests_per_s']} predictions/s ({c32['p99_ms']} ms) | |",
-            f"| WORKERS={workers}: batches of {BATCH_SIZE} at concurrency 8 | "
-            f"{batch['predictions_per_s']} predictions/s | >= 1000/s with several workers |",
-        ]
-    if "install" in results:
-        largest = ", ".join(f"{k} {v}" for k, v in results["install"]["largest_mb"].items())
-        lines.append(
-            f"| Serve-only venv (serve extra, no pip; largest, MB: {largest}) | "
-            f"{results['install']['venv_mb']} MB | <= 220 MB |"
-        )
+    for route in ("health", "predict"):
+        for c in CONCURRENCIES:
+            cells = []
+            for w in columns:
+                f = load[w][f"{route}_c{c}"]
+                errors = f" ({f['errors']} errors)" if f["errors"] else ""
+                cells.append(
+                    f"{f['requests_per_s']:,} req/s, p50 {f['p50_ms']} / p99 {f['p99_ms']} ms"
+                    f"{errors}"
+                )
+            name = "`/health`" if route == "health" else "`/predict` (page's request)"
+            lines.append(f"| {name}, c={c} | " + " | ".join(cells) + " |")
+    cells = []
+    for w in columns:
+        n = load[w]["number"]
+        if n["available"]:
+            cells.append(f"p50 {n['p50_ms']} / p99 {n['p99_ms']} ms ({n['requests_per_s']} req/s)")
+        else:
+            cells.append(f"not available (HTTP {n['status']})")
+    lines.append("| number mode, six digits, c=1 | " + " | ".join(cells) + " |")
+    client = [
+        load[w][f"predict_c{c}"]["client_cpu_us_per_request"] for w in columns for c in (8, 32)
+    ]
+    lines += [
+        "",
+        f"wrk's own CPU per /predict request: {min(client)}-{max(client)} µs "
+        "(the client is not what limits the figures).",
+    ]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=5.0, help="per load run (default 5)")
-    parser.add_argument("--cold-runs", type=int, default=5, help="cold starts to time (default 5)")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per wrk run (default 4)")
+    parser.add_argument("--ready-runs", type=int, default=3, help="starts to time (default 3)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="WORKERS to try")
-    parser.add_argument(
-        "--skip-install", action="store_true", help="skip the venv size (needs PyPI)"
-    )
     args = parser.parse_args()
 
+    wrk.wrk_path()
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    pngs, _ = canvas_pngs(256, seed=7)
-    results["request"] = {
-        "kind": "POST /predict?include_input=true, raw 280x280 canvas PNG of a real MNIST digit",
-        "mean_png_bytes": round(sum(map(len, pngs)) / len(pngs)),
-    }
-    print("cold start ...", file=sys.stderr)
-    results["cold_start"] = cold_start(args.cold_runs)
-    results["load"] = {}
+    pngs, labels = page_requests()
+    results["request"] = (
+        f"{len(pngs)} pen digits painted by the page in Chromium, 280x280 RGBA PNG, "
+        f"mean {round(sum(map(len, pngs)) / len(pngs)):,} bytes, POST {PAGE_PATH}"
+    )
+    number = number_canvas(pngs, labels)
+    results["ready"], results["load"] = {}, {}
     for workers in args.workers:
-        print(f"load with WORKERS={workers} ...", file=sys.stderr)
-        results["load"][str(workers)] = load_figures(workers, pngs, args.seconds)
-    if not args.skip_install:
-        print("serve-only venv ...", file=sys.stderr)
-        results["install"] = install_size(timeout=600)
+        print(f"WORKERS={workers}: start-up ...", file=sys.stderr)
+        results["ready"][str(workers)] = ready_after_start(workers, args.ready_runs)
+        print(f"WORKERS={workers}: load ...", file=sys.stderr)
+        results["load"][str(workers)] = server_figures(workers, pngs, number, args.seconds)
     results["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
