@@ -1,11 +1,22 @@
-"""Helpers for the browser tests: the real app in a subprocess, strokes and pixel reads.
+"""Helpers for the browser tests: the real app in a subprocess, the browser, a watched page,
+drawn digits, strokes and pixel reads.
 
-Kept out of test_browser.py so the tests there read as what the user does and sees.
+Kept out of the test modules so the tests there read as what the user does and sees. The
+fixtures are in browser_fixtures.py.
 """
 
+import math
+import re
 import subprocess
+from urllib.parse import urlsplit
 
-from playwright.sync_api import CDPSession, Page
+from playwright.sync_api import (
+    Browser,
+    CDPSession,
+    Page,
+    Request,
+    expect,
+)
 
 from bench.server import REPO_ROOT, start_server, stop_server, wait_ready
 
@@ -50,6 +61,72 @@ class AppServer:
         if self._process is not None:
             stop_server(self._process)
             self._process = None
+
+
+ANSWER_TIMEOUT_MS = 5_000
+"""Real time means well under a second here; the margin is for a busy CI machine."""
+
+
+def ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 24) -> Stroke:
+    """A closed loop, drawn clockwise from the top."""
+    return [
+        (cx + rx * math.sin(2 * math.pi * i / n), cy - ry * math.cos(2 * math.pi * i / n))
+        for i in range(n + 1)
+    ]
+
+
+ONE: list[Stroke] = [[(0.55, 0.12), (0.47, 0.88)]]
+SEVEN_BAR: Stroke = [(0.22, 0.18), (0.78, 0.18)]
+SEVEN_LEG: Stroke = [(0.78, 0.18), (0.6, 0.5), (0.45, 0.88)]
+SEVEN: list[Stroke] = [SEVEN_BAR + SEVEN_LEG[1:]]
+ZERO: list[Stroke] = [ellipse(0.5, 0.5, 0.26, 0.38)]
+FOUR: list[Stroke] = [
+    [(0.32, 0.15), (0.28, 0.55), (0.78, 0.52)],
+    [(0.66, 0.2), (0.64, 0.88)],
+]
+TWO: list[Stroke] = [
+    [
+        *[(0.27, 0.3), (0.35, 0.16), (0.52, 0.12), (0.68, 0.18), (0.72, 0.32), (0.62, 0.5)],
+        *[(0.45, 0.66), (0.28, 0.86), (0.76, 0.86)],
+    ]
+]
+SIX: list[Stroke] = [
+    [
+        *[(0.66, 0.12), (0.48, 0.26), (0.36, 0.46), (0.31, 0.66), (0.38, 0.83), (0.53, 0.88)],
+        *[(0.66, 0.8), (0.69, 0.64), (0.58, 0.52), (0.43, 0.53), (0.33, 0.62)],
+    ]
+]
+DIGITS: dict[str, list[Stroke]] = {
+    "0": ZERO,
+    "1": ONE,
+    "2": TWO,
+    "4": FOUR,
+    "6": SIX,
+    "7": SEVEN,
+}
+"""Digits drawn in a unit square, as on the square pad; `place` puts them on the wide one."""
+
+NUMBER_ASPECT = 3
+"""The pad's width over its height in number mode."""
+
+
+def place(strokes: list[Stroke], centre: float, size: float = 0.8) -> list[Stroke]:
+    """A digit's strokes on the wide pad: `size` of its height, centred at `centre` (a
+    fraction of its width), in fractions of the wide pad's width and height."""
+    return [
+        [(centre + (x - 0.5) * size / NUMBER_ASPECT, 0.5 + (y - 0.5) * size) for x, y in stroke]
+        for stroke in strokes
+    ]
+
+
+def number_strokes(text: str, size: float = 0.8) -> list[Stroke]:
+    """The strokes of a number, its digits evenly spaced across the wide pad."""
+    step = 1 / (len(text) + 1)
+    return [
+        stroke
+        for i, digit in enumerate(text)
+        for stroke in place(DIGITS[digit], step * (i + 1), size)
+    ]
 
 
 def _to_page(page: Page, x: float, y: float) -> tuple[float, float]:
@@ -122,7 +199,8 @@ _READ_PAD = """
   const dark = (x, y) => data[(y * width + x) * 4] < 128;
   let ink = 0;
   for (let y = 0; y < height; y += 1) for (let x = 0; x < width; x += 1) ink += dark(x, y);
-  const at = points.map(([u, v]) => dark(Math.floor(u * (width - 1)), Math.floor(v * (height - 1))));
+  const pixel = ([u, v]) => [Math.floor(u * (width - 1)), Math.floor(v * (height - 1))];
+  const at = points.map((point) => dark(...pixel(point)));
   return {
     ink: ink / (width * height), at, width, height,
     cssWidth: pad.clientWidth, cssHeight: pad.clientHeight,
@@ -184,3 +262,50 @@ _CONTRAST = """
 def contrast_ratios(page: Page, selectors: list[str]) -> dict[str, float]:
     """WCAG contrast ratio of each element's text colour against its nearest background."""
     return page.evaluate(_CONTRAST, selectors)
+
+
+class Watch:
+    """Everything the page logs as an error and every URL it asks for."""
+
+    def __init__(self, page: Page, origin: str) -> None:
+        self.origin = origin
+        self.errors: list[str] = []
+        self.requests: list[Request] = []
+        self.failed: list[Request] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("request", lambda r: self.requests.append(r))
+        page.on("requestfailed", lambda r: self.failed.append(r))
+
+    def posts(self, path: str) -> list[Request]:
+        """The POST requests the page has made to `path` so far."""
+        return [r for r in self.requests if r.method == "POST" and urlsplit(r.url).path == path]
+
+    def predictions(self) -> int:
+        """How many POST /predict requests the page has made so far."""
+        return len(self.posts("/predict"))
+
+    def assert_clean(self, allowed_errors: str | None = None) -> None:
+        """No console errors (except ones matching `allowed_errors`), no other hosts."""
+        errors = [e for e in self.errors if not (allowed_errors and re.search(allowed_errors, e))]
+        assert errors == [], f"console errors: {errors}"
+        foreign = [r.url for r in self.requests if not r.url.startswith(self.origin)]
+        assert foreign == [], f"requests to other hosts: {foreign}"
+
+
+def open_page(browser: Browser, server: AppServer, **context_options) -> tuple[Page, Watch]:
+    """A fresh browser profile on the app's page, once the page is ready for a drawing."""
+    options = {"viewport": {"width": 1100, "height": 800}, "device_scale_factor": 2}
+    context = browser.new_context(**(options | context_options))
+    page = context.new_page()
+    watch = Watch(page, server.url.rstrip("/"))
+    page.goto(server.url)
+    expect(page.locator("#summary")).to_have_text(re.compile(r"^Draw a (digit|number)$"))
+    return page, watch
+
+
+def switch_to_number_mode(page: Page) -> None:
+    """Pick "Number" on the switch and wait until the pad is wide."""
+    page.get_by_role("radio", name="Number").check()
+    expect(page.locator("#pad")).to_have_attribute("data-aspect", str(NUMBER_ASPECT))
+    expect(page.locator("#summary")).to_have_text("Draw a number")

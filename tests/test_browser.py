@@ -7,131 +7,36 @@ plain message (then recovery) when the server goes away. These tests do exactly 
 
 import contextlib
 import json
-import math
 import re
-from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
 from browser_helpers import (
+    ANSWER_TIMEOUT_MS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    FOUR,
+    ONE,
     OUTPUT_DIR,
+    SEVEN,
+    SEVEN_BAR,
+    SEVEN_LEG,
+    ZERO,
     AppServer,
-    Stroke,
     bar_values,
     contrast_ratios,
     draw_with_finger,
     draw_with_mouse,
     draw_with_pen,
+    open_page,
     read_pad,
     seen_bright_pixels,
 )
-from playwright.sync_api import (
-    Browser,
-    JSHandle,
-    Page,
-    Playwright,
-    Request,
-    expect,
-    sync_playwright,
-)
-
-from bench.server import free_port
+from playwright.sync_api import Browser, JSHandle, Page, Playwright, expect
 
 pytestmark = pytest.mark.browser
+pytest_plugins = ["browser_fixtures"]  # the server, playwright, browser and desktop fixtures
 
-ANSWER_TIMEOUT_MS = 5_000
-"""Real time means well under a second here; the margin is for a busy CI machine."""
-
-
-def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 24) -> Stroke:
-    return [
-        (cx + rx * math.sin(2 * math.pi * i / n), cy - ry * math.cos(2 * math.pi * i / n))
-        for i in range(n + 1)
-    ]
-
-
-ONE: list[Stroke] = [[(0.55, 0.12), (0.47, 0.88)]]
-SEVEN_BAR: Stroke = [(0.22, 0.18), (0.78, 0.18)]
-SEVEN_LEG: Stroke = [(0.78, 0.18), (0.6, 0.5), (0.45, 0.88)]
-SEVEN: list[Stroke] = [SEVEN_BAR + SEVEN_LEG[1:]]
-ZERO: list[Stroke] = [_ellipse(0.5, 0.5, 0.26, 0.38)]
-FOUR: list[Stroke] = [
-    [(0.32, 0.15), (0.28, 0.55), (0.78, 0.52)],
-    [(0.66, 0.2), (0.64, 0.88)],
-]
 DIGITS = {"1": ONE, "7": SEVEN, "0": ZERO, "4": FOUR}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[AppServer]:
-    """The real app with the model in artifacts/ (or MODEL_PATH), on a free port."""
-    OUTPUT_DIR.mkdir(exist_ok=True)
-    app = AppServer(free_port())
-    app.start()
-    yield app
-    app.stop()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield chromium
-    chromium.close()
-
-
-class Watch:
-    """Everything the page logs as an error and every URL it asks for."""
-
-    def __init__(self, page: Page, origin: str) -> None:
-        self.origin = origin
-        self.errors: list[str] = []
-        self.requests: list[Request] = []
-        self.failed: list[Request] = []
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-        page.on("request", lambda r: self.requests.append(r))
-        page.on("requestfailed", lambda r: self.failed.append(r))
-
-    def predictions(self) -> int:
-        """How many POST /predict requests the page has made so far."""
-        return sum(
-            1 for r in self.requests if r.method == "POST" and urlsplit(r.url).path == "/predict"
-        )
-
-    def assert_clean(self, allowed_errors: str | None = None) -> None:
-        """No console errors (except ones matching `allowed_errors`), no other hosts."""
-        errors = [e for e in self.errors if not (allowed_errors and re.search(allowed_errors, e))]
-        assert errors == [], f"console errors: {errors}"
-        foreign = [r.url for r in self.requests if not r.url.startswith(self.origin)]
-        assert foreign == [], f"requests to other hosts: {foreign}"
-
-
-def open_page(browser: Browser, server: AppServer, **context_options) -> tuple[Page, Watch]:
-    options = {"viewport": {"width": 1100, "height": 800}, "device_scale_factor": 2}
-    context = browser.new_context(**(options | context_options))
-    page = context.new_page()
-    watch = Watch(page, server.url.rstrip("/"))
-    page.goto(server.url)
-    expect(page.locator("#summary")).to_have_text("Draw a digit")
-    return page, watch
-
-
-@pytest.fixture
-def desktop(browser: Browser, server: AppServer) -> Iterator[tuple[Page, Watch]]:
-    """A desktop page; the test fails if it logged an error or reached another host."""
-    page, watch = open_page(browser, server)
-    yield page, watch
-    watch.assert_clean()
-    page.context.close()
-
 
 SETTLED = """() => new Promise(requestAnimationFrame).then(() =>
   Promise.all(document.getAnimations().map(a => a.finished)))"""
@@ -307,6 +212,39 @@ def test_low_confidence_says_so_and_suggests_what_helps(desktop) -> None:
     expect(page.locator("#result")).to_have_attribute("data-state", "unsure")
 
 
+REJECTED = {
+    "digit": None,
+    "confidence": 0.0,
+    "probabilities": {str(d): 0.1 for d in range(10)},
+    "blank": False,
+    "reason": "not_a_digit",
+    "message": "This does not look like a digit. Draw one digit, 0 to 9, large and clear.",
+    "model_version": "test",
+}
+
+
+def test_not_a_digit_is_said_plainly_with_no_digit_highlighted(desktop) -> None:
+    page, _ = desktop
+    # Which drawings the model rejects is the model's business (tested in test_answers);
+    # what the page shows for a rejection is ours, so this answer is given as the API says.
+    page.route("**/predict*", lambda route: route.fulfill(json=REJECTED))
+    draw_with_mouse(page, ZERO + ONE)
+    expect(page.locator("#summary")).to_have_text("Not a digit")
+    expect(page.locator("#advice")).to_have_text(REJECTED["message"])
+    expect(page.locator("#result")).to_have_attribute("data-state", "rejected")
+    expect(page.locator("#digit")).to_have_text("?")
+    expect(page.locator("#bars .bar.top")).to_have_count(0)
+    several = REJECTED | {"reason": "several_digits", "message": "This looks like several digits."}
+    page.unroute("**/predict*")
+    page.route("**/predict*", lambda route: route.fulfill(json=several))
+    page.get_by_role("button", name="Recognize").click()
+    expect(page.locator("#summary")).to_have_text("Several digits, not one")
+    expect(page.locator("#advice")).to_have_text("This looks like several digits.")
+    # The advice on the page says what to draw in each mode.
+    expect(page.locator(".masthead .for-digit")).to_contain_text("one digit")
+    expect(page.locator(".masthead .for-digit")).to_contain_text("large")
+
+
 def test_phone_touch_draws_without_scrolling(browser: Browser, server: AppServer) -> None:
     page, watch = open_page(
         browser,
@@ -347,10 +285,20 @@ def test_phone_touch_draws_without_scrolling(browser: Browser, server: AppServer
 def test_keyboard_focus_order_labels_and_live_region(desktop) -> None:
     page, _ = desktop
     names = []
-    for _ in range(3):
+    for _ in range(4):
         page.keyboard.press("Tab")
-        names.append(page.evaluate("document.activeElement.textContent"))
-    assert names == ["Undo", "Clear", "Recognize"]
+        names.append(
+            page.evaluate(
+                "document.activeElement.labels?.[0]?.textContent.trim()"
+                " || document.activeElement.textContent"
+            )
+        )
+    assert names == ["Digit", "Undo", "Clear", "Recognize"]
+    # The mode switch is a radio group: the arrow keys move between Digit and Number.
+    page.get_by_role("radio", name="Digit").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("radio", name="Number")).to_be_checked()
+    expect(page.locator("#summary")).to_have_text("Draw a number")
     expect(page.locator("#summary")).to_have_attribute("aria-live", "polite")
     expect(page.get_by_role("img", name=re.compile("Drawing pad"))).to_be_visible()
     expect(page.locator("#pad")).to_have_css("touch-action", "none")

@@ -11,8 +11,8 @@ import { drawingBlob, EXPORT_SIDE, INK_WIDTH } from "./pad.js";
 export const NUMBER_ASPECT = 3;
 
 /** Strokes whose inks are at least this far apart (in pad heights) are different digits:
- * a fifth of the pad is far wider than any gap inside a digit (a 5's loose bar, a 7's bar). */
-export const FAR_GAP = 0.2;
+ * 0.15 (twice the ink width) is wider than any gap inside a digit (a 5's loose bar, a 7's bar). */
+export const FAR_GAP = 0.15;
 
 /** Paper left and right of a group rendered on its own, in pad heights. */
 const MARGIN = 0.15;
