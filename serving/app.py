@@ -15,15 +15,24 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from serving import predictions
+from serving import predictions, shell
+from serving.feedback import StoreError, open_store
+from serving.feedback import export as feedback_rows
+from serving.feedback.submission import (
+    MAX_NUMBER_DIGITS,
+    model_inputs,
+    parse_submission,
+    to_record,
+)
+from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.metrics import Metrics
 from serving.middleware import BodyLimitMiddleware, RequestLogMiddleware, SecurityHeadersMiddleware
-from serving.model import DigitModel
-from serving.openapi import build_spec
+from serving.model import DigitModel, ModelError, read_verified
+from serving.openapi import DOCS_PAGE, build_spec
 from serving.predictions import BadRequest, UnsupportedMediaType
 from serving.preprocess import ImageError, ImageTooLarge
 from serving.settings import Settings, load_settings
@@ -38,14 +47,27 @@ async def predict(request: Request) -> Response:
     parsed = predictions.parse_body(
         await request.body(),
         request.headers.get("content-type", ""),
-        request.query_params.get("include_input", "").lower() in ("1", "true", "yes"),
+        _query_flag(request, "include_input"),
         settings.max_batch,
     )
     # Decoding and inference are CPU work: one worker thread keeps the event loop answering.
     work = functools.partial(predictions.predict, parsed, model, settings.max_image_pixels)
     answers = await anyio.to_thread.run_sync(work, limiter=request.state.inference_limiter)
     request.state.metrics.observe_predictions([answer["digit"] for answer in answers])
-    return JSONResponse({"predictions": answers} if parsed.batch else answers[0])
+    request_id = {"request_id": request.state.request_id}
+    return JSONResponse(
+        {"predictions": answers, **request_id} if parsed.batch else {**answers[0], **request_id}
+    )
+
+
+def _query_flag(request: Request, name: str) -> bool:
+    """A true/false query parameter, read exactly as JSON reads the same field."""
+    value = request.query_params.get(name)
+    if value is None:
+        return False
+    if value not in ("true", "false"):
+        raise BadRequest(f"'{name}' must be true or false, not {value[:20]!r}")
+    return value == "true"
 
 
 async def predict_other_method(request: Request) -> Response:
@@ -63,6 +85,7 @@ async def health(request: Request) -> Response:
             "model_version": info.version,
             "model_sha256": info.sha256,
             "model_parameters": info.parameters,
+            "feedback": request.state.settings.feedback,
         }
     )
 
@@ -80,12 +103,106 @@ async def ready(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of this worker."""
-    return PlainTextResponse(request.state.metrics.render(), media_type="text/plain; version=0.0.4")
+    return Response(request.state.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+
+async def docs(request: Request) -> Response:
+    """The API page lives at /docs/, where its relative links work."""
+    return RedirectResponse("/docs/")
 
 
 async def openapi(request: Request) -> Response:
     """The OpenAPI description of this API."""
     return JSONResponse(request.state.openapi)
+
+
+async def model_file(request: Request) -> Response:
+    """The served model's ONNX file, for the page's offline recognizer, named by its sha256."""
+    served = _model(request).info
+    etag = f'"{served.sha256}"'
+    headers = {
+        "ETag": etag,
+        "X-Model-SHA256": served.sha256,
+        "X-Model-Version": served.version,
+        "Cache-Control": "no-cache",
+    }
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    try:
+        data, info = await anyio.to_thread.run_sync(read_verified, served.path)
+    except ModelError:
+        info = None
+    if info is None or info.sha256 != served.sha256:
+        raise HTTPException(503, "the model file changed on disk since the server started")
+    return Response(data, media_type="application/octet-stream", headers=headers)
+
+
+async def service_worker(request: Request) -> Response:
+    """The page's service worker, stamped with a hash of the app shell it caches."""
+    body = await anyio.to_thread.run_sync(shell.service_worker, request.state.settings.web_dir)
+    return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+async def feedback(request: Request) -> Response:
+    """Store a user's correction (or confirmation) of an answer: 201 with its id."""
+    state, settings = request.state, request.state.settings
+    if not settings.feedback:
+        state.metrics.observe_feedback("disabled")
+        raise HTTPException(404, "this server does not collect feedback (FEEDBACK=off)")
+    try:
+        submission = parse_submission(
+            await request.body(),
+            request.headers.get("content-type", ""),
+            request.headers.get("idempotency-key"),
+            MAX_NUMBER_DIGITS,
+        )
+        work = functools.partial(
+            model_inputs, submission, _model(request), settings.max_image_pixels, MAX_NUMBER_DIGITS
+        )
+        inputs = await anyio.to_thread.run_sync(work, limiter=state.inference_limiter)
+        record = to_record(submission, inputs, state.request_id)
+        stored_id, new = await anyio.to_thread.run_sync(state.feedback_store.add, record)
+    except (BadRequest, ImageError):
+        state.metrics.observe_feedback("rejected")
+        raise
+    except StoreError as exc:
+        state.metrics.observe_feedback("failed")
+        logger.error("feedback not stored: %s", exc)
+        raise HTTPException(
+            503, "feedback cannot be stored right now; send it again later"
+        ) from exc
+    state.metrics.observe_feedback("stored" if new else "duplicate")
+    # 200 for a resent submission (same Idempotency-Key): the same id, stored once.
+    return JSONResponse({"id": stored_id}, status_code=201 if new else 200)
+
+
+async def export_feedback(request: Request) -> Response:
+    """Every stored submission as NDJSON or CSV, for the holder of FEEDBACK_TOKEN."""
+    state, token = request.state, request.state.settings.feedback_token
+    if not token:
+        raise HTTPException(404, "feedback export is off; set FEEDBACK_TOKEN to switch it on")
+    if not feedback_rows.token_matches(request.headers.get("authorization", ""), token):
+        raise HTTPException(
+            401, "send 'Authorization: Bearer <FEEDBACK_TOKEN>'", {"WWW-Authenticate": "Bearer"}
+        )
+    form = request.query_params.get("format", "ndjson")
+    if form not in feedback_rows.FORMATS:
+        raise BadRequest(f"'format' must be one of {', '.join(feedback_rows.FORMATS)}")
+    after = request.query_params.get("after", "0")
+    if not after.isdigit():
+        raise BadRequest("'after' must be a stored id (a whole number)")
+    try:  # fail with a clear 503 now rather than halfway through the stream
+        await anyio.to_thread.run_sync(state.feedback_store.count)
+    except StoreError as exc:
+        raise HTTPException(503, "the feedback database cannot be read right now") from exc
+    return StreamingResponse(
+        feedback_rows.render(state.feedback_store.export(int(after)), form),
+        media_type=feedback_rows.FORMATS[form],
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="feedback.{form}"',
+        },
+    )
 
 
 def _model(request: Request) -> DigitModel:
@@ -124,10 +241,15 @@ API_ROUTES = [
     Route("/predict", predict, methods=["POST"]),
     Route("/predict", predict_other_method, methods=["GET", "PUT", "PATCH", "DELETE", "OPTIONS"]),
     Route("/health", health),
+    Route("/model.onnx", model_file),
+    Route("/sw.js", service_worker),
     Route("/health/live", live),
     Route("/health/ready", ready),
     Route("/metrics", metrics),
     Route("/openapi.json", openapi),
+    Route("/docs", docs),
+    Route("/feedback", feedback, methods=["POST"]),
+    Route("/feedback/export", export_feedback),
 ]
 
 EXCEPTION_HANDLERS = {
@@ -146,6 +268,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         model = DigitModel.load(settings.model_path, settings.ort_threads)
         logger.info("serving model %s from %s", model.info.version, settings.model_path)
+        feedback_store = open_store(settings.feedback_db)  # connects on first use
         yield {
             "model": model,
             # One inference thread per process, measured on 2 cores against Starlette's
@@ -155,7 +278,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "settings": settings,
             "metrics": request_metrics,
             "openapi": build_spec(API_VERSION, settings.max_batch),
+            "feedback_store": feedback_store,
         }
+        feedback_store.close()
 
     cors = (
         [
@@ -177,11 +302,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Middleware(SecurityHeadersMiddleware),
         *cors,
-        Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
+        Middleware(
+            BodyLimitMiddleware,
+            max_body_bytes=settings.max_body_bytes,
+            timeout=settings.client_timeout,
+        ),
     ]
     web = StaticFiles(directory=settings.web_dir, html=True, check_dir=False)
     return Starlette(
-        routes=[*API_ROUTES, Mount("/", web, name="web")],
+        routes=[*API_ROUTES, Mount("/docs", DOCS_PAGE, name="docs"), Mount("/", web, name="web")],
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -21,8 +21,10 @@ logger = logging.getLogger("serving.requests")
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
-        b"base-uri 'none'; frame-ancestors 'none'",
+        # 'wasm-unsafe-eval' lets the page compile the vendored onnxruntime WebAssembly for
+        # recognition offline; it allows no JavaScript eval.
+        b"default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; "
+        b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
     ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),

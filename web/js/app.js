@@ -4,6 +4,7 @@
 import { dataUrl, health } from "./client.js";
 import { FeedbackControl } from "./feedback.js";
 import { entryFor, History, HistoryView } from "./history.js";
+import { installServiceWorker } from "./install.js";
 import { LiveRecognition, readDigit } from "./live.js";
 import { ModeSwitch } from "./mode.js";
 import { NumberReader } from "./numbers.js";
@@ -25,6 +26,7 @@ const live = new LiveRecognition(pad, view, (drawing, signal) =>
 const history = new History();
 new HistoryView(document.getElementById("history"), history);
 const feedback = new FeedbackControl(document.getElementById("feedback"));
+installServiceWorker(document.getElementById("app-update"));
 
 // One history row per drawing: a drawing starts with the first stroke on an empty pad.
 let drawingId = null;

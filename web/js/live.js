@@ -74,7 +74,13 @@ export class LiveRecognition extends EventTarget {
     try {
       const answer = await this.#recognize(this.#pad, controller.signal);
       if (seq !== this.#seq) return;
-      this.#recovered();
+      if (answer.result.source === "device") {
+        // Answered offline: say so in the result, and go back to the server once it answers.
+        this.#view.clearNotice();
+        this.#pollUntilReady();
+      } else {
+        this.#recovered();
+      }
       this.#view.showResult(answer.result);
       this.dispatchEvent(new CustomEvent("answer", { detail: { ...answer, settled } }));
     } catch (error) {
@@ -120,8 +126,22 @@ export class LiveRecognition extends EventTarget {
   }
 }
 
-/** One digit: the drawing as a PNG, sent as it is. */
+/** One digit: the drawing as a PNG, sent as it is; recognized on this device (offline.js,
+ * loaded only now) when the server cannot be reached. */
 export async function readDigit(pad, signal) {
   const png = await pad.toBlob();
-  return { result: await predict(png, signal), png, mode: "digit" };
+  try {
+    return { result: await predict(png, signal), png, mode: "digit" };
+  } catch (error) {
+    if (error.name === "AbortError" || (error instanceof ServerError && error.isClientError)) throw error;
+    try {
+      const { recognizeOnDevice } = await import("./offline.js");
+      const result = await recognizeOnDevice(pad);
+      signal.throwIfAborted();
+      return { result, png, mode: "digit" };
+    } catch (offlineError) {
+      if (offlineError.name === "AbortError") throw offlineError;
+      throw error; // no model on this device yet: the server's failure is the news
+    }
+  }
 }

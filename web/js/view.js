@@ -38,6 +38,7 @@ export class ResultView {
   #digit;
   #summary;
   #advice;
+  #answeredBy;
   #notice;
   #seen;
   #chart;
@@ -49,6 +50,7 @@ export class ResultView {
     this.#digit = root.querySelector("#digit");
     this.#summary = root.querySelector("#summary");
     this.#advice = root.querySelector("#advice");
+    this.#answeredBy = root.querySelector("#answered-by");
     this.#notice = root.querySelector("#notice");
     this.#seen = root.querySelector("#seen");
     this.#chart = root.querySelector(".chart");
@@ -65,6 +67,7 @@ export class ResultView {
     this.#digit.textContent = "?";
     this.#summary.textContent = message ?? (number ? "Draw a number" : "Draw a digit");
     this.#advice.hidden = true;
+    this.#answeredBy.hidden = true;
     this.#setBars(null);
     this.#setParts([]);
     this.#drawSeen([]);
@@ -72,6 +75,13 @@ export class ResultView {
 
   /** A prediction from POST /predict: one digit, "not a digit", or a number. */
   showResult(result) {
+    // Answers from the model on this device (offline.js) say so; the server's are the default.
+    this.#answeredBy.hidden = false;
+    this.#answeredBy.dataset.source = result.source ?? "server";
+    this.#answeredBy.textContent =
+      result.source === "device"
+        ? "Answered on this device: the server can't be reached."
+        : "Answered by the server.";
     if (isNumberAnswer(result)) {
       this.#showNumber(result);
     } else if (result.reason === "blank" || (result.blank && result.digit === null)) {

@@ -1,0 +1,67 @@
+"""The page's service worker, stamped with the files it caches and a hash of their contents.
+
+A browser installs a new service worker only when sw.js changes byte for byte, and the
+worker names its caches after these hashes: so whenever a shell file changes, sw.js
+changes, the browser installs the new worker, and the new shell lands in a new cache.
+Hashing the files when sw.js is served does that with no build step and no version
+constant for anyone to forget.
+"""
+
+import functools
+import hashlib
+import json
+import re
+from pathlib import Path
+
+SERVICE_WORKER = "sw.js"
+MANIFEST_LINE = re.compile(r"^self\.MANIFEST = .*;$", re.MULTILINE)
+"""The line in web/sw.js that the served copy replaces."""
+
+RUNTIME_DIR = "vendor"
+"""The offline runtime (onnxruntime-web): cached in the background after the first visit,
+never part of the shell the page needs to open."""
+
+RUNTIME_SUFFIXES = (".mjs", ".wasm")
+"""What the runtime needs at run time; its licence and notices stay on the server."""
+
+SHELL_ROOT = "./"
+"""The page's own address, which the shell must answer as it answers index.html."""
+
+
+def service_worker(web_dir: Path) -> bytes:
+    """web/sw.js with the shell and runtime file lists and their version hashes filled in."""
+    source = (web_dir / SERVICE_WORKER).read_text(encoding="utf-8")
+    files = sorted(
+        path.relative_to(web_dir).as_posix()
+        for path in web_dir.rglob("*")
+        if path.is_file() and not any(part.startswith(".") for part in path.parts)
+    )
+    runtime = [f for f in files if f.startswith(f"{RUNTIME_DIR}/") and f.endswith(RUNTIME_SUFFIXES)]
+    shell = [f for f in files if not f.startswith(f"{RUNTIME_DIR}/") and f != SERVICE_WORKER]
+    manifest = {
+        "shell": {"version": _version(web_dir, shell), "files": [SHELL_ROOT, *shell]},
+        "runtime": {"version": _version(web_dir, runtime), "files": runtime},
+    }
+    line = f"self.MANIFEST = {json.dumps(manifest)};"
+    return MANIFEST_LINE.sub(lambda _: line, source, count=1).encode("utf-8")
+
+
+def _version(web_dir: Path, files: list[str]) -> str:
+    """A short hash of the files' names and contents."""
+    combined = hashlib.sha256()
+    for name in files:
+        stat = (web_dir / name).stat()
+        combined.update(
+            f"{name}\0{_file_hash(web_dir / name, stat.st_mtime_ns, stat.st_size)}\0".encode()
+        )
+    return combined.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=256)
+def _file_hash(path: Path, mtime_ns: int, size: int) -> str:
+    """One file's sha256, computed again only when the file changes (the wasm is 14 MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,179 @@
+// Recognition on this device, for when the server cannot be reached: the same ONNX model run
+// by onnxruntime-web (WebAssembly, one thread), on the same 28x28 input (preprocess.js), with
+// the same decision and answer shape as serving/answers.py. The page imports this module only
+// after a request to the server has failed, so none of it costs anything on the first paint;
+// the service worker has cached the runtime and the model by then (sw.js).
+
+import { EXPORT_SIDE, paint } from "./pad.js";
+import { canvasToInput, IMAGE_SIZE, roundHalfEven } from "./preprocess.js";
+
+const RUNTIME = new URL("../vendor/onnxruntime-web/ort.wasm.min.mjs", import.meta.url).href;
+const MODEL = "model.onnx";
+const SHA_HEADER = "X-Model-SHA256";
+const VERSION_HEADER = "X-Model-Version";
+
+/** serving/contract.py: the model's input and output names, and the "not a digit" class. */
+export const INPUT_NAME = "image";
+export const OUTPUT_NAME = "probabilities";
+export const DIGIT_CLASSES = 10;
+export const NOT_A_DIGIT = 10;
+export const NOT_A_DIGIT_THRESHOLD = 0.5;
+/** serving/answers.py: a mark this thick (median ink run, in input pixels) is a blob. */
+export const BLOB_THICKNESS = 10.0;
+/** serving/answers.py: the words for every answer that names no digit. */
+export const MESSAGES = {
+  blank: "No ink found: draw a digit.",
+  not_a_digit: "This does not look like a digit. Draw one digit, 0 to 9, large and clear.",
+};
+
+let loading = null;
+
+/** The model, loaded once: its bytes checked against the sha256 the server announced. */
+function model() {
+  loading ??= load().catch((error) => {
+    loading = null; // try again next time: the cache may be filled by then
+    throw error;
+  });
+  return loading;
+}
+
+async function load() {
+  if (!crypto.subtle) throw new Error("recognition on this device needs HTTPS (or localhost)");
+  const response = await fetch(MODEL);
+  if (!response.ok) throw new Error(`the model is not available on this device (${response.status})`);
+  const bytes = await response.arrayBuffer();
+  const announced = response.headers.get(SHA_HEADER);
+  const digest = await sha256(bytes);
+  if (!announced || digest !== announced) {
+    throw new Error(`the stored model does not match its sha256 (${digest.slice(0, 12)}...)`);
+  }
+  const ort = await import(RUNTIME);
+  ort.env.logLevel = "error"; // its graph-optimisation notes are not the user's business
+  ort.env.wasm.numThreads = 1; // no SharedArrayBuffer needed, no worker, no extra headers
+  ort.env.wasm.proxy = false;
+  const session = await ort.InferenceSession.create(new Uint8Array(bytes), {
+    executionProviders: ["wasm"],
+    logSeverityLevel: 3, // errors only
+  });
+  return { ort, session, version: response.headers.get(VERSION_HEADER) ?? "on this device" };
+}
+
+/** Start loading the runtime and the model (e.g. as soon as the server stops answering). */
+export function prepare() {
+  return model().then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Recognize the pad's drawing here. Resolves to the answer /predict?include_input=true would
+ * give, plus source: "device".
+ */
+export async function recognizeOnDevice(pad) {
+  const width = Math.round(EXPORT_SIDE * pad.aspect);
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = EXPORT_SIDE;
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  paint(ctx, EXPORT_SIDE, pad.strokes, width);
+  return recognizePixels(ctx.getImageData(0, 0, width, EXPORT_SIDE));
+}
+
+/** The same for an ImageData (RGBA pixels of a drawing). */
+export async function recognizePixels(imageData) {
+  const image = canvasToInput(imageData);
+  const { ort, session, version } = await model();
+  if (image === null) return { ...rejected("blank", version, null), source: "device" };
+  const feeds = { [INPUT_NAME]: new ort.Tensor("float32", image, [1, IMAGE_SIZE, IMAGE_SIZE, 1]) };
+  const probabilities = (await session.run(feeds))[OUTPUT_NAME].data;
+  const reason = judge(image, probabilities);
+  const answer = reason ? rejected(reason, version, probabilities) : digitAnswer(probabilities, version);
+  return { ...answer, input: rows(image), source: "device" };
+}
+
+/** serving/answers.py judge(): why this input is not a digit, or null. */
+function judge(image, probabilities) {
+  if (probabilities.length > NOT_A_DIGIT && probabilities[NOT_A_DIGIT] >= NOT_A_DIGIT_THRESHOLD) {
+    return "not_a_digit";
+  }
+  return isBlob(image) ? "not_a_digit" : null;
+}
+
+/** One compact mark, as thick across as it is long (answers.py is_blob). */
+function isBlob(image) {
+  const across = [];
+  const down = [];
+  for (let i = 0; i < IMAGE_SIZE; i += 1) {
+    across.push(...runs((j) => image[i * IMAGE_SIZE + j]));
+    down.push(...runs((j) => image[j * IMAGE_SIZE + i]));
+  }
+  if (across.length === 0) return true;
+  return Math.min(median(across), median(down)) >= BLOB_THICKNESS;
+}
+
+/** Lengths of the runs of ink (>= 0.5) along one line. */
+function runs(at) {
+  const lengths = [];
+  let run = 0;
+  for (let j = 0; j <= IMAGE_SIZE; j += 1) {
+    if (j < IMAGE_SIZE && at(j) >= 0.5) run += 1;
+    else if (run > 0) {
+      lengths.push(run);
+      run = 0;
+    }
+  }
+  return lengths;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The ten digits' probabilities, rounded to 4 places as the server rounds them. */
+function digitProbabilities(probabilities) {
+  const named = {};
+  for (let d = 0; d < DIGIT_CLASSES; d += 1) named[String(d)] = roundTo(probabilities[d], 4);
+  return named;
+}
+
+function digitAnswer(probabilities, version) {
+  let digit = 0;
+  for (let d = 1; d < DIGIT_CLASSES; d += 1) if (probabilities[d] > probabilities[digit]) digit = d;
+  const named = digitProbabilities(probabilities);
+  return { digit, confidence: named[digit], probabilities: named, blank: false, model_version: version };
+}
+
+function rejected(reason, version, probabilities) {
+  const named = probabilities
+    ? digitProbabilities(probabilities)
+    : Object.fromEntries(Array.from({ length: DIGIT_CLASSES }, (_, d) => [String(d), 0]));
+  return {
+    digit: null,
+    confidence: 0,
+    probabilities: named,
+    blank: reason === "blank",
+    reason,
+    message: MESSAGES[reason],
+    model_version: version,
+  };
+}
+
+/** 28 rows of 28 numbers rounded to 3 places, as include_input returns them. */
+function rows(image) {
+  return Array.from({ length: IMAGE_SIZE }, (_, y) =>
+    Array.from(image.subarray(y * IMAGE_SIZE, (y + 1) * IMAGE_SIZE), (v) => roundTo(v, 3)),
+  );
+}
+
+function roundTo(value, places) {
+  const scale = 10 ** places;
+  return roundHalfEven(value * scale) / scale;
+}
+
+async function sha256(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
