@@ -65,8 +65,13 @@ function isActivatable(target) {
   return target instanceof Element && target.closest("button, a, input, select, textarea") !== null;
 }
 
+/** Keys typed into a text field (the right number, in number mode) are the field's. */
+function isTextField(target) {
+  return target instanceof Element && target.closest("input[type=text], textarea") !== null;
+}
+
 document.addEventListener("keydown", (e) => {
-  if (e.defaultPrevented || e.isComposing || e.altKey) return;
+  if (e.defaultPrevented || e.isComposing || e.altKey || isTextField(e.target)) return;
   const command = e.ctrlKey || e.metaKey;
   if (command && !e.shiftKey && e.key.toLowerCase() === "z") {
     e.preventDefault();
@@ -84,6 +89,6 @@ health().then((info) => {
   if (info && (info.feedback === false || info.feedback === "off")) feedback.disable();
   if (info && info.model_version) {
     document.getElementById("model-info").textContent =
-      `Model ${info.model_version}, a small CNN trained on MNIST, run by this server. Your drawing goes nowhere else.`;
+      `Model ${info.model_version}, a small CNN trained on MNIST, run by this server. It keeps no drawing unless you send feedback.`;
   }
 });

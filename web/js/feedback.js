@@ -106,6 +106,9 @@ export class FeedbackControl extends EventTarget {
     };
     try {
       const outcome = await queueFeedback(payload);
+      if (outcome.status === "queued" && this.#root.dataset.state === "thanked") {
+        this.#thank("Thanks! It will be sent when the server can be reached again.");
+      }
       this.dispatchEvent(new CustomEvent("sent", { detail: { id, label, status: outcome.status } }));
     } catch (error) {
       if (error.status === 404 || error.status === 403) {
