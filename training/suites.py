@@ -290,11 +290,13 @@ def render(unit: Unit, rng: np.random.Generator) -> Image.Image:
     return render_strokes(drawn, CANVAS_SIZE, rng.uniform(8, 26))
 
 
-def style_inputs(seed: int = SUITE_SEED) -> dict[str, tuple[int, np.ndarray]]:
-    """Each style's label and its PER_STYLE preprocessed drawings."""
+def style_inputs(
+    seed: int = SUITE_SEED, per_style: int = PER_STYLE
+) -> dict[str, tuple[int, np.ndarray]]:
+    """Each style's label and its preprocessed drawings (fewer for a quick fine-tune)."""
     rng = np.random.default_rng(seed)
     return {
-        name: (label, np.stack([canvas_to_input(render(make(rng), rng)) for _ in range(PER_STYLE)]))
+        name: (label, np.stack([canvas_to_input(render(make(rng), rng)) for _ in range(per_style)]))
         for name, (label, make) in STYLES.items()
     }
 
@@ -307,14 +309,14 @@ def dot(rng: np.random.Generator) -> Image.Image:
     return render_strokes([np.stack([start, end])], CANVAS_SIZE, pen)
 
 
-def nondigit_inputs(seed: int = SUITE_SEED + 1) -> dict[str, np.ndarray]:
-    """Each non-digit kind's PER_KIND preprocessed drawings."""
+def nondigit_inputs(seed: int = SUITE_SEED + 1, per_kind: int = PER_KIND) -> dict[str, np.ndarray]:
+    """Each non-digit kind's preprocessed drawings (fewer for a quick fine-tune)."""
     rng = np.random.default_rng(seed)
     kinds = {
-        name: np.stack([canvas_to_input(render(make(rng), rng)) for _ in range(PER_KIND)])
+        name: np.stack([canvas_to_input(render(make(rng), rng)) for _ in range(per_kind)])
         for name, make in NONDIGITS.items()
     }
-    kinds["dot"] = np.stack([canvas_to_input(dot(rng)) for _ in range(PER_KIND)])
+    kinds["dot"] = np.stack([canvas_to_input(dot(rng)) for _ in range(per_kind)])
     return kinds
 
 
