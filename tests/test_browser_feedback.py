@@ -17,7 +17,6 @@ from browser_helpers import (
     DIGITS,
     OUTPUT_DIR,
     AppServer,
-    Watch,
     draw_with_mouse,
     number_strokes,
     open_page,
@@ -28,7 +27,7 @@ from playwright.sync_api import Browser, Page, expect
 from bench.server import free_port
 
 pytestmark = pytest.mark.browser
-pytest_plugins = ["browser_fixtures"]  # playwright and browser
+pytest_plugins = ["browser_fixtures"]  # playwright, browser, desktop (on this module's server)
 
 TOKEN = "browser-test-token"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -43,14 +42,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     app.start()
     yield app
     app.stop()
-
-
-@pytest.fixture
-def desktop(browser: Browser, server: AppServer) -> Iterator[tuple[Page, Watch]]:
-    page, watch = open_page(browser, server)
-    yield page, watch
-    watch.assert_clean()
-    page.context.close()
 
 
 def exported(page: Page, server: AppServer) -> list[dict]:
