@@ -63,7 +63,7 @@ def listen(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     except OSError as exc:
         sock.close()
         reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-        raise StartupError(f"cannot listen on {host}:{port}: {reason} ({exc})") from None
+        raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
     sock.set_inheritable(True)
     return sock
 
