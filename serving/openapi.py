@@ -285,6 +285,24 @@ PATHS: dict[str, dict] = {
             "responses": {"200": response('{"status": "ready"}', ref("Status")), "503": NOT_LOADED},
         }
     },
+    "/model.onnx": {
+        "get": {
+            "summary": "The served ONNX model, for the page's recognizer on the device",
+            "description": (
+                "The bytes the server itself runs. `ETag` and `X-Model-SHA256` give their "
+                "sha256 (the same as `model_sha256` in /health), `X-Model-Version` the version; "
+                "`If-None-Match` with the ETag gets 304."
+            ),
+            "responses": {
+                "200": {
+                    "description": "The ONNX file.",
+                    "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+                },
+                "304": {"description": "The client already holds this model."},
+                "503": NOT_LOADED,
+            },
+        }
+    },
     "/metrics": {
         "get": {
             "summary": "Prometheus metrics, added up over all worker processes",
