@@ -37,6 +37,7 @@ BAD_SETTINGS = [
     ("MAX_BODY_BYTES", "0", "MAX_BODY_BYTES must be >= 1"),
     ("MAX_IMAGE_PIXELS", "-1", "MAX_IMAGE_PIXELS must be >= 1"),
     ("MAX_BATCH", "0", "MAX_BATCH must be >= 1"),
+    ("MAX_DIGITS", "0", "MAX_DIGITS must be 1-64"),
     ("MAX_CONNECTIONS", "0", "MAX_CONNECTIONS must be >= 1"),
     ("MAX_CONNECTIONS", "100000000", "lower MAX_CONNECTIONS to at most"),
     ("CLIENT_TIMEOUT", "0", "CLIENT_TIMEOUT must be > 0"),
