@@ -85,7 +85,7 @@ export class ResultView {
     if (isNumberAnswer(result)) {
       this.#showNumber(result);
     } else if (result.reason === "blank" || (result.blank && result.digit === null)) {
-      this.showEmpty();
+      this.showEmpty(result.message ?? null);
     } else if (result.digit === null || result.digit === undefined) {
       this.#showRejected(result);
     } else {
