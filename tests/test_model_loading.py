@@ -69,7 +69,7 @@ def test_the_app_does_not_start_without_its_model(tmp_path, settings):
 
 
 def test_the_server_exits_with_one_clear_line(tmp_path):
-    env = {**os.environ, "MODEL_PATH": str(tmp_path / "nothing.onnx"), "PORT": "0"}
+    env = {**os.environ, "MODEL_PATH": str(tmp_path / "nothing.onnx"), "PORT": "18398"}
     result = subprocess.run(
         [sys.executable, "-m", "serving"], env=env, capture_output=True, text=True, timeout=60
     )
