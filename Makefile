@@ -5,9 +5,12 @@ BIN    := $(VENV)/bin
 # Path to a local mnist.npz; empty means download it (needs internet).
 MNIST  ?=
 OUT    ?= artifacts
+# Where `make finetune` reads the users' feedback: the server's SQLite file, an export
+# (.ndjson/.csv), a postgresql:// URL, or the server's URL (with FEEDBACK_TOKEN set).
+FEEDBACK_SOURCE ?= data/feedback.sqlite3
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test lint format train-export evaluate bench image image-test clean
+.PHONY: help serve test lint format train-export evaluate finetune bench image image-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -52,6 +55,9 @@ train-export: $(VENV)/.stamp-train ## train, export to ONNX, evaluate, write art
 
 evaluate: $(VENV)/.stamp-train ## re-evaluate the committed model and check the model card's figures
 	$(BIN)/python -m training evaluate $(if $(MNIST),--data $(MNIST)) --model-dir $(OUT) --check
+
+finetune: $(VENV)/.stamp-train ## learn from feedback (FEEDBACK_SOURCE=...) into runs/finetune, only if no worse
+	$(BIN)/python -m training finetune --feedback $(FEEDBACK_SOURCE) $(if $(MNIST),--data $(MNIST)) --model-dir $(OUT) --out runs/finetune
 
 bench: $(VENV)/.stamp-dev ## measure cold start, latency, throughput and install size
 	$(BIN)/python -m bench

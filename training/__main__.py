@@ -1,6 +1,8 @@
-"""Command line: `python -m training run ...` and `python -m training evaluate ...`."""
+"""Command line: `python -m training run ...`, `python -m training evaluate ...` and
+`python -m training finetune --feedback ...`."""
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -35,6 +37,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     evaluate.add_argument(
         "--write", action="store_true", help="store the recomputed figures in the card"
     )
+
+    finetune = commands.add_parser(
+        "finetune", help="learn from users' feedback; write the model only if the guard passes"
+    )
+    finetune.add_argument(
+        "--feedback",
+        required=True,
+        help="an export (.ndjson or .csv), a SQLite file, a postgresql:// URL, or the server's "
+        "URL (its token from $FEEDBACK_TOKEN)",
+    )
+    finetune.add_argument("--model-dir", type=Path, default=Path("artifacts"), help="the parent")
+    finetune.add_argument(
+        "--weights", type=Path, help="the parent's Keras weights (default: next to its model)"
+    )
+    finetune.add_argument("--out", type=Path, default=Path("runs/finetune"))
+    finetune.add_argument("--data", help=data_help)
+    finetune.add_argument("--epochs", type=int)
+    finetune.add_argument(
+        "--quick", action="store_true", help="small mix and suites, one epoch: a smoke test"
+    )
     return parser.parse_args(argv)
 
 
@@ -44,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     from training.data import load
     from training.pipeline import check, reevaluate, run  # after parsing: --help is instant
 
+    if args.command == "finetune":
+        return run_finetune(args)
     try:
         if args.command == "run":
             config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
@@ -56,6 +80,25 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    """0: a new model was written; 1: the guard refused it; 2: it could not run."""
+    from training.feedback_set import NotEnoughFeedback
+    from training.finetune import FinetuneConfig, GuardRefused, finetune
+
+    config = FinetuneConfig().for_quick_run() if args.quick else FinetuneConfig()
+    if args.epochs:
+        config = dataclasses.replace(config, epochs=args.epochs)
+    try:
+        finetune(args.model_dir, args.feedback, args.out, args.data, config, weights=args.weights)
+    except GuardRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except (DataError, FileNotFoundError, NotEnoughFeedback, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
