@@ -11,16 +11,18 @@ import re
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from serving.contract import CLASS_NAMES
 from serving.feedback import Feedback
 from serving.model import DigitModel
-from serving.numbers import TooManyDigits, number_parts
 from serving.predictions import BadRequest, UnsupportedMediaType, decode_base64, prepare
 from serving.preprocess import decode_image, ink_image
-from serving.segment import Reading
+
+if TYPE_CHECKING:
+    from serving.segment import Reading
 
 MODES = ("digit", "number")
 MAX_NUMBER_DIGITS = 12
@@ -133,6 +135,8 @@ def number_inputs(
     reading with exactly len(label) digits that best explains the label. So a correction
     of a wrong split still teaches the right digits. BadRequest if no such reading exists.
     """
+    from serving.numbers import TooManyDigits, number_parts  # number mode only
+
     label = submission.label
     ink = ink_image(decode_image(submission.image, max_pixels))
     try:
@@ -153,7 +157,7 @@ def number_inputs(
     return np.stack([parts.inputs[k] for k in path])
 
 
-def _labelled_path(reading: Reading, log_p: np.ndarray, label: str) -> list[int] | None:
+def _labelled_path(reading: "Reading", log_p: np.ndarray, label: str) -> list[int] | None:
     """The crops of the best reading with exactly len(label) digits, scored by the model's
     log-probability of each label digit (plus the segmenter's prior), or None."""
     digits = [int(c) for c in label]
