@@ -6,22 +6,27 @@ ARG PYTHON_IMAGE=python:3.11-slim
 # --- builder: a venv with the serve extra's requirements only -------------------------------
 FROM ${PYTHON_IMAGE} AS builder
 WORKDIR /src
-COPY pyproject.toml ./
+# binutils (strip, readelf) in the builder only, for deploy/slim-venv.sh: it never reaches the
+# image, so its version (whatever the base's Debian has) is not pinned.
+# hadolint ignore=DL3008
+RUN apt-get update -qq \
+    && apt-get install --yes --quiet --no-install-recommends binutils >/dev/null \
+    && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml deploy/slim-venv.sh ./
 # Install the serve extra's requirements, read from pyproject.toml (the one source of truth),
 # not the project itself: the package also ships training/, which has no place here.
+# No .pyc files yet: the runtime stage compiles only the modules serving imports.
 # pip_cert is an optional build secret: a CA bundle for networks that intercept TLS.
 RUN --mount=type=secret,id=pip_cert \
     python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['serve']; print(*deps, sep='\n')" > requirements-serve.txt \
     && python -m venv /opt/venv \
     && if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
-    && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --progress-bar off \
-        -r requirements-serve.txt \
+    && /opt/venv/bin/pip install --no-cache-dir --no-compile --disable-pip-version-check \
+        --progress-bar off -r requirements-serve.txt \
     && /opt/venv/bin/pip uninstall --yes --disable-pip-version-check pip setuptools \
-    # Nothing at run time imports test suites or onnxruntime's offline model tooling.
-    && find /opt/venv -depth -type d -name tests -exec rm -rf {} + \
-    && rm -rf /opt/venv/lib/python3.11/site-packages/onnxruntime/transformers \
-        /opt/venv/lib/python3.11/site-packages/onnxruntime/quantization \
-        /opt/venv/lib/python3.11/site-packages/onnxruntime/tools
+    # Test suites, onnxruntime's C-API library and model tooling, Pillow's fonts and AVIF,
+    # debug symbols: nothing serving loads (deploy/slim-venv.sh says what and why).
+    && sh slim-venv.sh /opt/venv
 
 # --- runtime: the venv, the app, the web page and the model ---------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -47,7 +52,12 @@ WORKDIR /app
 COPY serving/ serving/
 COPY web/ web/
 COPY artifacts/ artifacts/
-RUN python -m compileall -q serving
+# Bytecode for what serving really imports (the venv was installed without any), so that
+# every start does not compile it again; a few MB instead of every module's.
+RUN PYTHONDONTWRITEBYTECODE='' python -c "import serving.server, serving.app, serving.__main__, \
+uvicorn.loops.uvloop, uvicorn.protocols.http.httptools_impl, uvicorn.lifespan.on; \
+from PIL import Image; Image.init()" \
+    && python -m compileall -q serving
 USER 10001:10001
 EXPOSE 8000
 # Python, not curl: the slim base has no curl. Healthy means the model is loaded and warm.

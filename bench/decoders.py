@@ -1,5 +1,8 @@
 """`python -m bench.decoders`: PNG decoders compared on the page's own canvases.
 
+It also times the preprocessing on the same canvases, so the two costs of turning the
+page's request into the model's input sit side by side.
+
 The page's PNGs come from Chromium's encoder: 8-bit RGBA, every row filtered with "Up".
 Each candidate turns them into pixels; the table gives the best mean time per canvas of
 several passes, and whether the pixels equal Pillow's. Candidates whose package is not
@@ -79,18 +82,34 @@ def main() -> None:
         if isinstance(decode, str):
             print(f"| {name} | ({decode}) | |")
             continue
-        best = float("inf")
-        for _ in range(PASSES):
-            started = time.perf_counter()
-            for data in pngs:
-                decode(data)
-            best = min(best, (time.perf_counter() - started) / len(pngs))
+        best = best_time(decode, pngs)
         outputs = [decode(p) for p in pngs]
         same = all(
             isinstance(o, np.ndarray) and o.shape == r.shape and np.array_equal(o, r)
             for o, r in zip(outputs, reference, strict=True)
         )
         print(f"| {name} | {best * 1e6:.0f} | {'yes' if same else 'n/a'} |")
+    decoded = [preprocess.decode_image(p, 10**7) for p in pngs]
+    for name, work, items in (
+        ("canvas_to_input (preprocessing)", preprocess.canvas_to_input, decoded),
+        (
+            "decode_image + canvas_to_input",
+            lambda d: preprocess.canvas_to_input(preprocess.decode_image(d, 10**7)),
+            pngs,
+        ),
+    ):
+        print(f"| {name} | {best_time(work, items) * 1e6:.0f} | |")
+
+
+def best_time(work: Callable, items: list) -> float:
+    """The best mean seconds per item of PASSES passes."""
+    best = float("inf")
+    for _ in range(PASSES):
+        started = time.perf_counter()
+        for item in items:
+            work(item)
+        best = min(best, (time.perf_counter() - started) / len(items))
+    return best
 
 
 if __name__ == "__main__":
