@@ -226,8 +226,9 @@ PATHS: dict[str, dict] = {
                 {
                     "name": "X-Request-ID",
                     "in": "header",
-                    "schema": ref("RequestId"),
-                    "description": "An id of your own for this request, echoed back.",
+                    "schema": {"type": "string"},
+                    "description": "An id of your own for this request: kept if it is 1-128 "
+                    "of A-Z a-z 0-9 . _ : -, else replaced by a new one (never refused).",
                 },
             ],
             "requestBody": {
