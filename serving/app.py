@@ -49,11 +49,14 @@ async def predict(request: Request) -> Response:
         request.headers.get("content-type", ""),
         _query_flag(request, "include_input"),
         settings.max_batch,
+        request.query_params.get("mode", "digit"),
     )
     # Decoding and inference are CPU work: one worker thread keeps the event loop answering.
-    work = functools.partial(predictions.predict, parsed, model, settings.max_image_pixels)
+    work = functools.partial(
+        predictions.predict, parsed, model, settings.max_image_pixels, settings.max_digits
+    )
     answers = await anyio.to_thread.run_sync(work, limiter=request.state.inference_limiter)
-    request.state.metrics.observe_predictions([answer["digit"] for answer in answers])
+    request.state.metrics.observe_predictions(predictions.observed_digits(answers))
     request_id = {"request_id": request.state.request_id}
     return JSONResponse(
         {"predictions": answers, **request_id} if parsed.batch else {**answers[0], **request_id}

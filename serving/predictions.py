@@ -18,8 +18,10 @@ import numpy as np
 from serving.answers import answer
 from serving.contract import IMAGE_SIZE
 from serving.model import DigitModel
-from serving.preprocess import ImageError, canvas_to_input, decode_image
+from serving.numbers import TooManyDigits, number_answer, number_parts
+from serving.preprocess import ImageError, canvas_to_input, decode_image, ink_image
 
+MODES = ("digit", "number")
 IMAGE_TYPES = frozenset(
     ("image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif", "image/bmp")
 )
@@ -40,27 +42,44 @@ class PredictionRequest:
     images: list[bytes]
     batch: bool = False
     include_input: bool = False
+    mode: str = "digit"
+    """"digit" (one digit per image) or "number" (a whole number per image)."""
 
 
 def parse_body(
-    body: bytes, content_type: str, include_input: bool, max_batch: int
+    body: bytes, content_type: str, include_input: bool, max_batch: int, mode: str = "digit"
 ) -> PredictionRequest:
-    """Any accepted body to a PredictionRequest; raises BadRequest saying what was wrong."""
+    """Any accepted body to a PredictionRequest; raises BadRequest saying what was wrong.
+
+    `mode` comes from the URL (?mode=number) for raw and multipart bodies; JSON may say
+    "mode" itself.
+    """
+    mode = check_mode(mode, "the 'mode' parameter")
     media_type = content_type.partition(";")[0].strip().lower()
     if media_type == "application/json" or media_type.endswith("+json"):
-        return parse_json(body, max_batch)
+        return parse_json(body, max_batch, mode)
     if media_type in IMAGE_TYPES:
-        return PredictionRequest([body], include_input=include_input)
+        return PredictionRequest([body], include_input=include_input, mode=mode)
     if media_type == "multipart/form-data":
-        return PredictionRequest([parse_multipart(body, content_type)], include_input=include_input)
+        image = parse_multipart(body, content_type)
+        return PredictionRequest([image], include_input=include_input, mode=mode)
     raise UnsupportedMediaType(
         f"unsupported Content-Type {media_type or '(none)'!r}; send application/json, "
         "an image type (image/png, image/jpeg, ...) or multipart/form-data with a field 'image'"
     )
 
 
-def parse_json(body: bytes, max_batch: int) -> PredictionRequest:
-    """{"image": b64} or {"images": [b64, ...]}, with an optional "include_input": bool."""
+def check_mode(mode: object, where: str) -> str:
+    """The mode, if it is one the service knows."""
+    if mode not in MODES:
+        shown = repr(mode)[:30]
+        raise BadRequest(f'{where} must be "digit" or "number", not {shown}')
+    return str(mode)
+
+
+def parse_json(body: bytes, max_batch: int, mode: str = "digit") -> PredictionRequest:
+    """{"image": b64} or {"images": [b64, ...]}, with optional "include_input": bool and
+    "mode": "digit" | "number"."""
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -72,6 +91,7 @@ def parse_json(body: bytes, max_batch: int) -> PredictionRequest:
     include_input = document.get("include_input", False)
     if not isinstance(include_input, bool):
         raise BadRequest("'include_input' must be true or false")
+    mode = check_mode(document.get("mode", mode), "'mode'")
     if "image" in document and "images" in document:
         raise BadRequest('send either "image" or "images", not both')
     if "images" in document:
@@ -81,14 +101,14 @@ def parse_json(body: bytes, max_batch: int) -> PredictionRequest:
         if len(items) > max_batch:
             raise BadRequest(f"'images' has {len(items)} items; send at most {max_batch} at once")
         images = [decode_base64(item, f"images[{i}]") for i, item in enumerate(items)]
-        return PredictionRequest(images, batch=True, include_input=include_input)
+        return PredictionRequest(images, batch=True, include_input=include_input, mode=mode)
     if "image" not in document:
         raise BadRequest(
             'the JSON object needs an "image" field holding a base64 PNG or JPEG '
             '(or "images" with a list of them)'
         )
     return PredictionRequest(
-        [decode_base64(document["image"], "image")], include_input=include_input
+        [decode_base64(document["image"], "image")], include_input=include_input, mode=mode
     )
 
 
@@ -154,8 +174,12 @@ def prepare(images: list[bytes], max_pixels: int) -> list[np.ndarray | None]:
     return prepared
 
 
-def predict(request: PredictionRequest, model: DigitModel, max_pixels: int) -> list[dict]:
+def predict(
+    request: PredictionRequest, model: DigitModel, max_pixels: int, max_digits: int = 12
+) -> list[dict]:
     """One answer per image, in order; the non-blank ones go through the model together."""
+    if request.mode == "number":
+        return predict_numbers(request, model, max_pixels, max_digits)
     inputs = prepare(request.images, max_pixels)
     drawn = [array for array in inputs if array is not None]
     probabilities = iter(model.predict(np.stack(drawn)) if drawn else ())
@@ -168,3 +192,47 @@ def predict(request: PredictionRequest, model: DigitModel, max_pixels: int) -> l
             reply["input"] = seen.astype(np.float64).round(3).tolist()
         answers.append(reply)
     return answers
+
+
+def predict_numbers(
+    request: PredictionRequest, model: DigitModel, max_pixels: int, max_digits: int
+) -> list[dict]:
+    """One number per image, in order; every candidate digit of every image goes through
+    the model in one run, and each image's best reading is chosen from it."""
+    parts = []
+    for index, data in enumerate(request.images):
+        where = f"images[{index}]: " if len(request.images) > 1 else ""
+        try:
+            picture = decode_image(data, max_pixels)
+            ink = ink_image(picture)
+            width = picture.shape[1] if isinstance(picture, np.ndarray) else picture.width
+            parts.append(number_parts(ink, width / ink.shape[1], max_digits))
+        except ImageError as exc:
+            exc.args = (f"{where}{exc}",)
+            raise
+        except TooManyDigits as exc:
+            raise BadRequest(f"{where}{exc}") from exc
+    inputs = [image for part in parts for image in part.inputs]
+    probabilities = model.predict(np.stack(inputs)) if inputs else np.zeros((0, 0))
+    version = model.info.version
+    answers, start = [], 0
+    for index, part in enumerate(parts):
+        chunk = probabilities[start : start + len(part.inputs)]
+        start += len(part.inputs)
+        try:
+            answers.append(number_answer(part, chunk, version, max_digits, request.include_input))
+        except TooManyDigits as exc:
+            where = f"images[{index}]: " if len(parts) > 1 else ""
+            raise BadRequest(f"{where}{exc}") from exc
+    return answers
+
+
+def observed_digits(answers: list[dict]) -> list[int | None]:
+    """The digits of the answers for the metrics: each digit of a number counts."""
+    return [
+        digit
+        for answer in answers
+        for digit in (
+            [d["digit"] for d in answer["digits"]] if "digits" in answer else [answer["digit"]]
+        )
+    ]

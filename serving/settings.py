@@ -88,6 +88,9 @@ class Settings:
         "`4000000` (2000x2000)",
     )
     max_batch: int = _setting("MAX_BATCH", 64, "Most images in one batch request", ">= 1")
+    max_digits: int = _setting(
+        "MAX_DIGITS", 12, "Most digits in one drawing in number mode (`mode=number`)", "1-64"
+    )
     max_connections: int = _setting(
         "MAX_CONNECTIONS",
         500,
@@ -215,6 +218,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "max_body_bytes": _integer(1),
     "max_image_pixels": _integer(1),
     "max_batch": _integer(1),
+    "max_digits": _integer(1, 64),
     "max_connections": _integer(1),
     "client_timeout": _positive_float,
     "cors_origins": _origins,

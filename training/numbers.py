@@ -79,13 +79,19 @@ def stroke_ink(label: int, style: str, height: int, rng: np.random.Generator) ->
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def compose(inks: list[np.ndarray], tops: list[int], gaps: list[int]) -> Image.Image | None:
+Box = tuple[int, int, int, int]
+
+
+def compose(
+    inks: list[np.ndarray], tops: list[int], gaps: list[int]
+) -> tuple[Image.Image, list[Box]] | None:
     """The digits on a white NUMBER_CANVAS, left to right, each `gaps[i]` pixels (row by row,
-    ink to ink) after the one before; None if they do not fit."""
+    ink to ink) after the one before, and their boxes; None if they do not fit."""
     width, height = NUMBER_CANVAS
     layer = np.zeros((height, width), dtype=np.float32)
     right = np.full(height, -1, dtype=np.int64)  # right-most ink column so far, per row
     x = 0
+    boxes: list[Box] = []
     for i, (ink, top) in enumerate(zip(inks, tops, strict=True)):
         h, w = ink.shape
         if top < 0 or top + h > height:
@@ -105,10 +111,11 @@ def compose(inks: list[np.ndarray], tops: list[int], gaps: list[int]) -> Image.I
             return None
         window = layer[top : top + h, x : x + w]
         np.maximum(window, ink, out=window)
+        boxes.append((x, top, x + w, top + h))
         right_edge = w - 1 - np.argmax(strong[:, ::-1], axis=1)
         rows = np.flatnonzero(has)
         right[top + rows] = np.maximum(right[top + rows], x + right_edge[rows])
-    return Image.fromarray(np.round(255 * (1 - layer)).astype(np.uint8))
+    return Image.fromarray(np.round(255 * (1 - layer)).astype(np.uint8)), boxes
 
 
 def first_left(width: int, inks: list[np.ndarray], gaps: list[int]) -> int:
@@ -123,8 +130,8 @@ def make_number(
     length: int,
     rng: np.random.Generator,
     mnist: tuple[np.ndarray, np.ndarray],
-) -> tuple[Image.Image, str]:
-    """One canvas of a number and its digits as a string."""
+) -> tuple[Image.Image, str, list[Box]]:
+    """One canvas of a number, its digits as a string, and each digit's box."""
     from training.strokes import TEMPLATES  # imported here: the templates may move
 
     _, canvas_height = NUMBER_CANVAS
@@ -145,23 +152,23 @@ def make_number(
         centre = rng.uniform(0.4, 0.6) * canvas_height
         tops = [round(centre - ink.shape[0] / 2 + rng.uniform(-0.08, 0.08) * size) for ink in inks]
         gaps = [gap_pixels(kind, size, rng) for _ in range(length - 1)]
-        canvas = compose(inks, tops, gaps)
-        if canvas is not None:
-            return canvas, "".join(str(d) for d in labels)
+        drawn = compose(inks, tops, gaps)
+        if drawn is not None:
+            return drawn[0], "".join(str(d) for d in labels), drawn[1]
         size *= 0.9
 
 
 def number_cases(
     x_test: np.ndarray, y_test: np.ndarray, per_cell: int = PER_CELL, seed: int = SEED
-) -> Iterator[tuple[str, str, int, Image.Image, str]]:
-    """(source, gap kind, length, canvas, true number) for every cell of the test set."""
+) -> Iterator[tuple[str, str, int, Image.Image, str, list[Box]]]:
+    """(source, gap kind, length, canvas, true number, true boxes) for every test case."""
     rng = np.random.default_rng(seed)
     for source in SOURCES:
         for kind in GAP_KINDS:
             for length in LENGTHS:
                 for _ in range(per_cell):
-                    canvas, truth = make_number(source, kind, length, rng, (x_test, y_test))
-                    yield source, kind, length, canvas, truth
+                    canvas, truth, boxes = make_number(source, kind, length, rng, (x_test, y_test))
+                    yield source, kind, length, canvas, truth, boxes
 
 
 def evaluate_numbers(
@@ -176,18 +183,37 @@ def evaluate_numbers(
         return session.run([OUTPUT_NAME], {"image": model_batch(images)})[0]
 
     rows = []
-    for source, kind, length, canvas, truth in number_cases(x_test, y_test, per_cell):
+    for source, kind, length, canvas, truth, boxes in number_cases(x_test, y_test, per_cell):
         answer = read_number(ink_image(canvas), 1.0, probabilities, "evaluation")
-        rows.append((source, kind, length, answer["number"] == truth, answer["number"], truth))
+        read = answer["number"]
+        split = same_split([d["box"] for d in answer["digits"]], boxes)
+        rows.append((source, kind, length, read == truth, split, read, truth))
     return number_report(rows)
 
 
+def same_split(found: list[list[int]], true: list[Box]) -> bool:
+    """Whether the digits were split as drawn: as many parts as digits, each part's centre
+    within its digit's columns and each digit's centre within its part's."""
+    if len(found) != len(true):
+        return False
+    return all(
+        t[0] <= (f[0] + f[2]) / 2 < t[2] and f[0] <= (t[0] + t[2]) / 2 < f[2]
+        for f, t in zip(found, true, strict=True)
+    )
+
+
 def number_report(rows: list[tuple]) -> dict:
-    """Accuracy tables from (source, kind, length, correct, read, truth) rows."""
+    """Accuracy tables from (source, kind, length, read right, split right, read, truth) rows:
+    the share of numbers read exactly, and of numbers split into the right parts (whatever
+    the model then read in them)."""
 
     def share(selected: list[tuple]) -> dict:
-        right = sum(row[3] for row in selected)
-        return {"exact": round(right / max(len(selected), 1), 4), "count": len(selected)}
+        count = max(len(selected), 1)
+        return {
+            "exact": round(sum(row[3] for row in selected) / count, 4),
+            "split": round(sum(row[4] for row in selected) / count, 4),
+            "count": len(selected),
+        }
 
     separated = [r for r in rows if r[1] in ("wide", "narrow") and r[2] <= 6]
     return {
@@ -203,6 +229,6 @@ def number_report(rows: list[tuple]) -> dict:
         "by_source": {s: share([r for r in rows if r[0] == s]) for s in SOURCES},
         "canvas": {"width": NUMBER_CANVAS[0], "height": NUMBER_CANVAS[1]},
         "mistakes": [
-            {"source": r[0], "gap": r[1], "read": r[4], "true": r[5]} for r in rows if not r[3]
+            {"source": r[0], "gap": r[1], "read": r[5], "true": r[6]} for r in rows if not r[3]
         ][:20],
     }

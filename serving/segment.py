@@ -1,0 +1,553 @@
+"""A drawing of a number to one crop per digit, the way a person would split it.
+
+Three steps, on a boolean ink mask reduced to about 140 rows (fast, and gaps of a pixel
+or two at full size are not gaps to a reader anyway):
+
+1. **Components.** Ink that touches is one piece (8-connected), labelled with numpy
+   only: runs of ink in each row, joined to the overlapping runs of the next row by a
+   vectorised union-find. No scipy or OpenCV, so the serve image stays small.
+2. **Merge.** A piece that lies mostly inside another's columns belongs to it: the
+   detached bar of a 5 or a 7, the flag of a 1, the halves of an open 4. A small speck
+   next to a stroke joins it; far from everything it is dropped as noise. Two tall pieces
+   are never merged, so a 1 tucked under a 7's bar stays a 1.
+3. **Split.** A piece much wider than the digits around it holds touching or
+   overlapping digits: it is cut at the column where the least ink crosses (the minimum
+   of the column projection), near where equal-width digits would meet, and again until
+   every part has a digit's proportions. Scraps of the neighbour that the straight cut
+   leaves behind are dropped.
+
+Parts are returned left to right. Everything here is a pure function on arrays.
+"""
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+from serving.preprocess import INK_THRESHOLD
+
+LABEL_ROWS = 140
+"""The ink mask is reduced (by a whole factor, keeping any ink) to about this many rows."""
+
+TALL = 0.5
+"""A piece shorter than this fraction of the digit height is no digit on its own."""
+
+CONTAINED = 0.5
+"""A piece whose columns lie at least this much inside another piece's is part of it."""
+
+SPECK = 0.25
+"""A piece smaller than this fraction of the digit height on both sides is a speck..."""
+
+SPECK_REACH = 0.3
+"""...that joins a piece within this fraction of the digit height, and is noise otherwise."""
+
+SPLIT_WIDTH = 1.5
+"""A piece wider than this many digit heights is several digits. Between CONSIDER_SPLIT
+and this, whole and cut are equally plain readings: the model decides (geometry alone
+keeps the piece whole)."""
+
+DIGIT_WIDTH = 0.62
+"""A digit's typical width in digit heights: where the cuts of a wide piece are sought."""
+
+CONSIDER_SPLIT = 1.05
+"""A piece wider than this many digit heights may be two digits: the model is asked."""
+
+MIN_PART = 0.06
+"""No cut is tried closer than this many digit heights to a piece's edge."""
+
+MAX_PART = 1.2
+"""A part wider than this many digit heights is not tried as one digit (unless whole)."""
+
+CUT_SPACING = 0.12
+"""Candidate cuts at a piece's thinnest places are at least this many digit heights apart."""
+
+JOIN_GAP = 0.12
+JOIN_WIDTH = 1.1
+"""Two pieces this close (in digit heights), and together no wider than JOIN_WIDTH, may be
+one digit drawn with a gap: the model is asked."""
+
+ALTERNATIVE = -0.7
+"""The prior cost of a reading the geometry would not choose, in log-confidence: the model
+must be about twice as sure of it (e^0.7) as of the geometric reading."""
+
+JOIN_COST = -0.3
+"""The prior cost of reading two close pieces as one digit broken in two."""
+
+SHORT_COST = -1.5
+"""The prior cost of reading a part shorter than TALL digit heights as a digit of its own."""
+
+SCRAP = 0.12
+"""After a cut, ink in a part smaller than this fraction of the part's mass is the
+neighbour's, if it is not attached to the part's main piece."""
+
+
+class TooManyParts(ValueError):
+    """The drawing has more separate parts than the caller accepts as digits."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"the drawing has at least {count} separate parts")
+        self.count = count
+
+
+@dataclass(frozen=True)
+class DigitCrop:
+    """One digit's ink, everything else blanked, and where it is in the picture."""
+
+    ink: np.ndarray
+    """The digit's ink (0..1) within `box`, at the working resolution of `segment`'s input."""
+    box: tuple[int, int, int, int]
+    """x0, y0, x1, y1 (x1, y1 exclusive) in the pixels of the original image."""
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One or more components of the reduced mask, with their joint box and ink mass."""
+
+    labels: frozenset[int]
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    mass: float
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Every plausible way to read a drawing as digits, left to right.
+
+    Nodes 0..nodes-1 are places between digits; each edge (start, end, crop, prior) reads
+    `crops[crop]` as the digit between them. A path from 0 to the last node is one reading.
+    The geometric best reading has prior 0 on every edge; each alternative (a piece split
+    where the geometry would keep it whole, two pieces joined that it would keep apart)
+    costs ALTERNATIVE, so the model must be clearly surer of it to choose it.
+    """
+
+    crops: list[DigitCrop]
+    edges: list[tuple[int, int, int, float]]
+    nodes: int
+
+
+def segment(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None) -> list[DigitCrop]:
+    """The digits of a drawing by geometry alone, left to right; [] for a blank one.
+
+    `ink` is the drawing as ink strength (see serving.preprocess.ink_image); `scale` is the
+    original image's pixels per `ink` pixel, so that boxes are in the original's pixels.
+    Raises TooManyParts when there are more than `max_parts` digits (checked early, so a
+    scribble of a thousand dots costs little).
+    """
+    reading = candidates(ink, scale, max_parts)
+    path = best_path(reading, np.zeros(len(reading.crops)))
+    if max_parts is not None and len(path) > max_parts:
+        raise TooManyParts(len(path))
+    return [reading.crops[i] for i in path]
+
+
+def count_digit_groups(ink: np.ndarray) -> int:
+    """How many digits a drawing clearly holds: groups of ink with clear space between
+    their columns.
+
+    The cheap test for single-digit mode: components and merging, never splitting, and
+    pieces whose columns overlap or nearly touch count once, so a single digit of any
+    style (a 1 with a flag, a crossed 7, a 5 with a detached bar, an open 4, a slashed 0)
+    always counts as one.
+    """
+    _, small = _reduce(ink)
+    _, pieces = components(small)
+    if not pieces:
+        return 0
+    height = typical_height(pieces)
+    count, reach = 0, -np.inf
+    for group in sorted(merge(pieces, height), key=lambda g: g.x0):
+        if group.x0 - reach > JOIN_GAP * height:
+            count += 1
+        reach = max(reach, group.x1)
+    return count
+
+
+def looks_like_several_digits(ink: np.ndarray) -> bool:
+    """Whether a drawing clearly holds two or more digits side by side (single-digit mode
+    answers "several_digits" then)."""
+    return count_digit_groups(ink) >= 2
+
+
+def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None) -> Reading:
+    """The geometric reading of a drawing and its plausible alternatives, for the model to
+    choose from (see best_path). Raises TooManyParts as segment does."""
+    factor, small = _reduce(ink)
+    labels, pieces = components(small)
+    if not pieces:
+        return Reading([], [], 1)
+    height = typical_height(pieces)
+    groups = merge(pieces, height, None if max_parts is None else 3 * max_parts)
+    crops: list[DigitCrop | None] = []
+    edges: list[tuple[int, int, int, float]] = []
+
+    def add(start: int, end: int, piece: _Piece, left: int, right: int, prior: float) -> None:
+        crop = _crop(ink, labels, factor, scale, piece, left, right)
+        if crop is not None and crop.box[3] - crop.box[1] < TALL * height * factor * scale:
+            prior += SHORT_COST  # no digit is that short: a scrap, a bar, a flag
+        crops.append(crop)
+        edges.append((start, end, len(crops) - 1, prior))
+
+    node = 0
+    ends: list[tuple[int, int]] = []  # (first node, last node) of each group
+    for group in groups:
+        default, bounds = _cut_points(labels, group, height)
+        first = node
+        for i, left in enumerate(bounds):
+            for j in range(i + 1, len(bounds)):
+                right = bounds[j]
+                if (left, right) in default:
+                    add(first + i, first + j, group, left, right, 0.0)
+                elif right - left <= MAX_PART * height:
+                    add(first + i, first + j, group, left, right, ALTERNATIVE)
+        node = first + len(bounds) - 1
+        ends.append((first, node))
+    for k, (a, b) in enumerate(pairwise(groups)):
+        if _maybe_one_digit(a, b, height):
+            joined = _union(a, b)
+            add(ends[k][0], ends[k + 1][1], joined, joined.x0, joined.x1, JOIN_COST)
+    kept = [i for i, crop in enumerate(crops) if crop is not None]
+    renumber = {old: new for new, old in enumerate(kept)}
+    return Reading(
+        [crops[i] for i in kept],
+        [(s, e, renumber[c], p) for s, e, c, p in edges if c in renumber],
+        node + 1,
+    )
+
+
+def best_path(reading: Reading, scores: np.ndarray) -> list[int]:
+    """The crops of the reading with the highest total of prior plus score, left to right.
+
+    `scores` holds one number per crop, e.g. the log of the model's confidence; zeros give
+    the geometric reading.
+    """
+    best = np.full(reading.nodes, -np.inf)
+    best[0] = 0.0
+    came: list[tuple[int, int] | None] = [None] * reading.nodes
+    for start, end, crop, prior in sorted(reading.edges):
+        total = best[start] + prior + float(scores[crop])
+        if total > best[end]:
+            best[end], came[end] = total, (start, crop)
+    path, node = [], reading.nodes - 1
+    while node > 0 and came[node] is not None:
+        node, crop = came[node]
+        path.append(crop)
+    return path[::-1]
+
+
+def _reduce(ink: np.ndarray) -> tuple[int, np.ndarray]:
+    """The ink mask reduced by a whole factor to about LABEL_ROWS rows, keeping any ink."""
+    mask = ink >= INK_THRESHOLD
+    factor = max(1, round(mask.shape[0] / LABEL_ROWS))
+    if factor == 1:
+        return 1, mask
+    rows, cols = -(-mask.shape[0] // factor), -(-mask.shape[1] // factor)
+    padded = np.zeros((rows * factor, cols * factor), dtype=bool)
+    padded[: mask.shape[0], : mask.shape[1]] = mask
+    # Strided slices OR-ed together: much faster than any() over a 4-d view.
+    tall = np.logical_or.reduce([padded[i::factor] for i in range(factor)])
+    return factor, np.logical_or.reduce([tall[:, j::factor] for j in range(factor)])
+
+
+def components(mask: np.ndarray) -> tuple[np.ndarray, list[_Piece]]:
+    """8-connected components: a label image (0 = background) and one piece per label."""
+    labels_image, label, run_rows, starts, ends = _label(mask)
+    if label.size == 0:
+        return labels_image, []
+    height, width = mask.shape
+    n = int(label.max()) + 1
+    x0 = np.full(n, width)
+    y0 = np.full(n, height)
+    x1 = np.zeros(n, dtype=np.int64)
+    y1 = np.zeros(n, dtype=np.int64)
+    np.minimum.at(x0, label, starts)
+    np.maximum.at(x1, label, ends)
+    np.minimum.at(y0, label, run_rows)
+    np.maximum.at(y1, label, run_rows + 1)
+    mass = np.bincount(label, weights=ends - starts, minlength=n)
+    pieces = [
+        _Piece(frozenset((k,)), int(x0[k]), int(y0[k]), int(x1[k]), int(y1[k]), float(mass[k]))
+        for k in range(1, n)
+    ]
+    return labels_image, pieces
+
+
+def _label(mask: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The label image, and each run of ink's label, row, start and end (exclusive)."""
+    height, width = mask.shape
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    run_rows, starts = np.nonzero(edges == 1)
+    ends = np.nonzero(edges == -1)[1]  # row-major order pairs them with the starts
+    labels_image = np.zeros((height, width), dtype=np.int32)
+    if starts.size == 0:
+        return labels_image, starts, run_rows, starts, ends
+    root = _union_runs(run_rows, starts, ends, width + 2)
+    _, label = np.unique(root, return_inverse=True)
+    label = label.ravel() + 1
+    lengths = ends - starts
+    offsets = np.cumsum(lengths) - lengths
+    flat = np.repeat(run_rows * width + starts - offsets, lengths) + np.arange(lengths.sum())
+    labels_image.ravel()[flat] = np.repeat(label, lengths)
+    return labels_image, label, run_rows, starts, ends
+
+
+def _union_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, stride: int) -> np.ndarray:
+    """The root run of each run's component: runs in adjacent rows that overlap or touch
+    diagonally are joined, by hooking roots onto the smaller root until nothing changes."""
+    start_key = rows * stride + starts
+    end_key = rows * stride + ends
+    below = (rows + 1) * stride
+    first = np.searchsorted(end_key, below + starts, side="left")
+    last = np.searchsorted(start_key, below + ends, side="right")
+    counts = np.maximum(last - first, 0)
+    upper = np.repeat(np.arange(len(starts)), counts)
+    offsets = np.cumsum(counts) - counts
+    lower = np.arange(counts.sum()) - np.repeat(offsets - first, counts)
+    parent = np.arange(len(starts))
+    while True:
+        a, b = parent[upper], parent[lower]
+        differ = a != b
+        if not differ.any():
+            return parent
+        np.minimum.at(parent, np.maximum(a[differ], b[differ]), np.minimum(a[differ], b[differ]))
+        while True:  # pointer jumping: every run points at its root again
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+
+
+def typical_height(pieces: list[_Piece]) -> float:
+    """The height of a digit in this drawing: the median height of the pieces at least half
+    as tall as the tallest (bars, flags and specks would pull a plain median down)."""
+    tallest = max(piece.height for piece in pieces)
+    return float(np.median([p.height for p in pieces if p.height >= 0.5 * tallest]))
+
+
+def merge(pieces: list[_Piece], height: float, max_groups: int | None = None) -> list[_Piece]:
+    """Join the pieces that belong to one digit; drop specks far from everything.
+
+    Raises TooManyParts when more than `max_groups` pieces would have to be compared
+    (a scribble or a noisy photo), before the quadratic work starts.
+    """
+    specks = [p for p in pieces if _is_speck(p, height)]
+    groups = sorted((p for p in pieces if not _is_speck(p, height)), key=lambda p: p.x0)
+    if max_groups is not None and len(groups) > max_groups:
+        raise TooManyParts(len(groups))
+    i = 0
+    while i < len(groups):
+        a = groups[i]
+        for j in range(i + 1, len(groups)):
+            b = groups[j]
+            if b.x0 >= a.x1:  # sorted by x0: no later piece shares a column with a
+                break
+            if _belong_together(a, b, height):
+                groups[i] = _union(a, b)
+                del groups[j]
+                i = -1  # the grown piece may now reach others: look again from the start
+                break
+        i += 1
+    return sorted(_attach_specks(groups, specks, height), key=lambda g: (g.x0 + g.x1) / 2)
+
+
+def _attach_specks(groups: list[_Piece], specks: list[_Piece], height: float) -> list[_Piece]:
+    """Each speck joins the nearest piece within reach; the rest are noise."""
+    if not specks:
+        return groups
+    box = np.array([(g.x0, g.y0, g.x1, g.y1) for g in groups], dtype=np.float64)
+    dot = np.array([(s.x0, s.y0, s.x1, s.y1) for s in specks], dtype=np.float64)
+    dx = np.maximum(
+        np.maximum(box[None, :, 0] - dot[:, None, 2], dot[:, None, 0] - box[None, :, 2]), 0
+    )
+    dy = np.maximum(
+        np.maximum(box[None, :, 1] - dot[:, None, 3], dot[:, None, 1] - box[None, :, 3]), 0
+    )
+    distance = np.hypot(dx, dy)
+    nearest = distance.argmin(axis=1)
+    grown = list(groups)
+    for k, speck in enumerate(specks):
+        if distance[k, nearest[k]] <= SPECK_REACH * height:
+            grown[nearest[k]] = _union(grown[nearest[k]], speck)
+    return grown
+
+
+def _belong_together(a: _Piece, b: _Piece, height: float) -> bool:
+    """Whether the shorter piece is surely a detached part of the other's digit: short (no
+    digit is), and mostly within the other's columns, as a 5's bar or a 7's crossbar."""
+    short = a if a.height <= b.height else b
+    if short.height >= TALL * height:
+        return False  # might be a digit of its own: the model is asked (see candidates)
+    overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+    if overlap < CONTAINED * short.width:
+        return False
+    return max(a.y1, b.y1) - min(a.y0, b.y0) <= 1.4 * height
+
+
+def _is_speck(piece: _Piece, height: float) -> bool:
+    return max(piece.width, piece.height) < SPECK * height
+
+
+def _union(a: _Piece, b: _Piece) -> _Piece:
+    return _Piece(
+        a.labels | b.labels,
+        min(a.x0, b.x0),
+        min(a.y0, b.y0),
+        max(a.x1, b.x1),
+        max(a.y1, b.y1),
+        a.mass + b.mass,
+    )
+
+
+def _profile(labels: np.ndarray, piece: _Piece) -> np.ndarray:
+    """What a vertical cut costs at each column of the piece: the ink links it would sever
+    (pixels of column c-1 touching pixels of column c, 8-connected).
+
+    Where two digits touch, only the contact is severed; through the middle of a digit,
+    whole strokes are. A plain column projection would prefer cutting a 0 in half (two thin
+    strokes) to cutting between two touching 0s (two upright sides side by side).
+    """
+    region = np.isin(labels[piece.y0 : piece.y1, piece.x0 : piece.x1], list(piece.labels))
+    left, right = region[:, :-1], region[:, 1:]
+    links = (left & right).sum(axis=0)
+    links += (left[:-1] & right[1:]).sum(axis=0) + (left[1:] & right[:-1]).sum(axis=0)
+    return np.concatenate(([region[:, 0].sum()], links)).astype(np.float64)
+
+
+def _cut_points(
+    labels: np.ndarray, piece: _Piece, height: float
+) -> tuple[set[tuple[int, int]], list[int]]:
+    """The parts the geometry cuts a piece into, as column ranges, and every column where
+    the model may also consider a cut: for a piece wide enough to hold two digits, the cuts
+    into as many digits as its width suggests and into one more, and its thinnest places."""
+    own = max(piece.height, 0.75 * height)
+    whole = {(piece.x0, piece.x1)}
+    if piece.width <= CONSIDER_SPLIT * own or piece.height < TALL * height:
+        return whole, [piece.x0, piece.x1]
+    profile = _profile(labels, piece)
+    count = max(2, round(piece.width / (DIGIT_WIDTH * height)))
+    cuts = [piece.x0 + c for c in _cuts(profile, count)]
+    # Both the whole and the cut piece are plain readings, unless it is too wide to be one.
+    default = set(pairwise([piece.x0, *cuts, piece.x1]))
+    if piece.width <= SPLIT_WIDTH * height:
+        default |= whole
+    more = _cuts(profile, count + 1) + _deepest(profile, height, count + 1)
+    return default, sorted({piece.x0, piece.x1, *cuts, *(piece.x0 + c for c in more)})
+
+
+def _deepest(profile: np.ndarray, height: float, count: int) -> list[int]:
+    """Up to `count` local minima of the column projection with the least ink crossing,
+    a little apart and off the edges: where touching digits meet."""
+    margin = max(1, int(MIN_PART * height))
+    inner = np.convolve(np.pad(profile, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+    inner = inner[margin : len(profile) - margin]
+    if inner.size < 3:
+        return []
+    minima = np.flatnonzero(
+        (inner <= np.concatenate(([np.inf], inner[:-1])))
+        & (inner <= np.concatenate((inner[1:], [np.inf])))
+    )
+    spacing = max(2, int(CUT_SPACING * height))
+    chosen: list[int] = []
+    for k in minima[np.argsort(inner[minima], kind="stable")]:
+        if all(abs(int(k) - c) >= spacing for c in chosen):
+            chosen.append(int(k))
+            if len(chosen) == count:
+                break
+    return [margin + c for c in chosen]
+
+
+def _maybe_one_digit(a: _Piece, b: _Piece, height: float) -> bool:
+    """Whether two neighbouring pieces could be one digit broken in two (an MNIST 0 drawn
+    with a gap, a 5 whose bar floats off the stem): close, and digit-sized together. A
+    short piece (a bar, a flag) may float further off than a tall one."""
+    joined = _union(a, b)
+    short = min(a.height, b.height) < TALL * height
+    reach = (SPECK_REACH if short else JOIN_GAP) * height
+    return (
+        b.x0 - a.x1 <= reach
+        and _gap(a, b) <= reach
+        and joined.width <= (2.0 if short else JOIN_WIDTH) * height
+        and joined.height <= 1.3 * height
+    )
+
+
+def _gap(a: _Piece, b: _Piece) -> float:
+    """Distance between two boxes (0 when they overlap)."""
+    dx = max(a.x0 - b.x1, b.x0 - a.x1, 0)
+    dy = max(a.y0 - b.y1, b.y0 - a.y1, 0)
+    return float(np.hypot(dx, dy))
+
+
+def _cuts(profile: np.ndarray, count: int) -> list[int]:
+    """Cuts into `count` parts: the projection minimum near each place where digits of
+    equal width would meet (touching digits meet where the least ink crosses)."""
+    width = len(profile)
+    pitch = width / count
+    cuts = []
+    for k in range(1, count):
+        centre = k * pitch
+        low = int(max(centre - 0.45 * pitch, 1))
+        high = int(min(centre + 0.45 * pitch, width - 1))
+        if high <= low:
+            continue
+        window = profile[low:high]
+        # Least ink crossing, and, among near-equal minima, the one nearest the expected place.
+        cost = window + 0.15 * np.abs(np.arange(low, high) - centre) / pitch * window.max()
+        cuts.append(low + int(cost.argmin()))
+    return sorted(set(cuts))
+
+
+def _crop(
+    ink: np.ndarray,
+    labels: np.ndarray,
+    factor: int,
+    scale: float,
+    piece: _Piece,
+    left: int,
+    right: int,
+) -> DigitCrop | None:
+    """The ink of one part at full resolution, with the part's box in original pixels."""
+    region = np.isin(labels[piece.y0 : piece.y1, left:right], list(piece.labels))
+    if (left, right) != (piece.x0, piece.x1):
+        region = _drop_scraps(region)
+    rows = np.flatnonzero(region.any(axis=1))
+    cols = np.flatnonzero(region.any(axis=0))
+    if rows.size == 0:
+        return None
+    region = region[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    top, left = (piece.y0 + rows[0]) * factor, (left + cols[0]) * factor
+    full = np.repeat(np.repeat(region, factor, axis=0), factor, axis=1)
+    window = ink[top : top + full.shape[0], left : left + full.shape[1]]
+    digit = np.where(full[: window.shape[0], : window.shape[1]], window, 0.0)
+    ink_rows = np.flatnonzero((digit >= INK_THRESHOLD).any(axis=1))
+    ink_cols = np.flatnonzero((digit >= INK_THRESHOLD).any(axis=0))
+    if ink_rows.size == 0:
+        return None
+    digit = digit[ink_rows[0] : ink_rows[-1] + 1, ink_cols[0] : ink_cols[-1] + 1]
+    y0, x0 = top + ink_rows[0], left + ink_cols[0]
+    box = (
+        int(np.floor(x0 * scale)),
+        int(np.floor(y0 * scale)),
+        int(np.ceil((x0 + digit.shape[1]) * scale)),
+        int(np.ceil((y0 + digit.shape[0]) * scale)),
+    )
+    return DigitCrop(digit.astype(np.float32, copy=False), box)
+
+
+def _drop_scraps(region: np.ndarray) -> np.ndarray:
+    """A cut part without the small pieces of the neighbour that the straight cut left in it."""
+    labels, label, _, starts, ends = _label(region)
+    if label.size == 0 or label.max() < 2:
+        return region
+    mass = np.bincount(label, weights=ends - starts)
+    keep = np.flatnonzero(mass >= SCRAP * mass.sum())
+    return np.isin(labels, keep)

@@ -1,0 +1,176 @@
+"""Splitting a drawing into digits (serving/segment.py): pure functions on real renderings."""
+
+from collections import deque
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from serving.preprocess import ink_image
+from serving.segment import (
+    TooManyParts,
+    components,
+    count_digit_groups,
+    looks_like_several_digits,
+    segment,
+)
+from training.canvas import render_strokes
+from training.strokes import TEMPLATES, draw_digit, writer_glyph
+
+WIDE = (840, 280)
+
+
+def ink_of(image: Image.Image) -> np.ndarray:
+    return ink_image(np.asarray(image))
+
+
+def glyph_at(label: int, style: str, x: float, top: float, height: float, rng) -> list:
+    """A writer's rendition of a template, `height` px tall, its left edge at x."""
+    glyph = writer_glyph(TEMPLATES[label][style], rng)
+    points = np.concatenate(glyph)
+    low, high = points.min(axis=0), points.max(axis=0)
+    scale = height / (high[1] - low[1])
+    return [(s - low) * scale + (x, top) for s in glyph]
+
+
+def draw(strokes: list, pen: float = 14.0, size: tuple[int, int] = WIDE) -> Image.Image:
+    return render_strokes(strokes, size, pen)
+
+
+def rings(centres: list[tuple[float, float]], radius: float, pen: float, size=WIDE):
+    """Ellipses (zeros) drawn with a round pen, black on white."""
+    image = Image.new("L", size, 255)
+    canvas = ImageDraw.Draw(image)
+    for x, y in centres:
+        box = (x - radius * 0.7, y - radius, x + radius * 0.7, y + radius)
+        canvas.ellipse(box, outline=0, width=int(pen))
+    return image
+
+
+def flood_fill_count(mask: np.ndarray) -> int:
+    """The number of 8-connected components, the slow obvious way."""
+    seen = np.zeros_like(mask)
+    count = 0
+    for start in zip(*np.nonzero(mask), strict=True):
+        if seen[start]:
+            continue
+        count += 1
+        queue = deque([start])
+        seen[start] = True
+        while queue:
+            r, c = queue.popleft()
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    n = (r + dr, c + dc)
+                    if 0 <= n[0] < mask.shape[0] and 0 <= n[1] < mask.shape[1]:
+                        if mask[n] and not seen[n]:
+                            seen[n] = True
+                            queue.append(n)
+    return count
+
+
+def test_components_agree_with_a_flood_fill_on_random_masks():
+    """The vectorised run union-find finds exactly the components a flood fill finds."""
+    rng = np.random.default_rng(0)
+    for density in (0.2, 0.4, 0.55):
+        mask = rng.random((40, 60)) < density
+        labels, pieces = components(mask)
+        assert len(pieces) == flood_fill_count(mask)
+        assert ((labels > 0) == mask).all()
+        assert sum(piece.mass for piece in pieces) == mask.sum()
+
+
+@pytest.mark.parametrize("label", sorted(TEMPLATES))
+def test_every_style_of_every_digit_stays_one_digit(label):
+    """A 1 with a flag and foot, a crossed 7, a 5 with a detached bar, an open 4, a slashed
+    0...: drawn by 8 different writers each, on the single-digit pad and on the number pad,
+    never more than one digit."""
+    rng = np.random.default_rng(label)
+    for style in TEMPLATES[label]:
+        for _ in range(8):
+            single = ink_of(draw_digit(label, style, rng, canvas_size=280))
+            assert count_digit_groups(single) == 1, style
+            assert not looks_like_several_digits(single), style
+            height = rng.uniform(90, 220)
+            strokes = glyph_at(label, style, 300, (280 - height) / 2, height, rng)
+            wide = ink_of(draw(strokes, pen=height * rng.uniform(0.06, 0.15)))
+            assert len(segment(wide)) == 1, style
+
+
+def test_a_small_dot_near_a_stroke_joins_it_and_a_far_speck_is_noise():
+    """A 1 with a dot beside its top (an 'i'-like flourish) is one digit; a speck far from
+    any digit is not a digit at all."""
+    image = draw([np.array([(300.0, 40.0), (300.0, 240.0)])], pen=14)
+    canvas = ImageDraw.Draw(image)
+    canvas.ellipse((318, 30, 330, 42), fill=0)  # a dot just right of the top
+    assert count_digit_groups(ink_of(image)) == 1
+    assert len(segment(ink_of(image))) == 1
+    canvas.ellipse((700, 250, 706, 256), fill=0)  # a speck far away
+    assert len(segment(ink_of(image))) == 1
+
+
+def test_strokes_far_apart_are_always_separate_digits():
+    """Two digits of any style a clear gap apart are two digits, in single and number mode."""
+    rng = np.random.default_rng(5)
+    for label in TEMPLATES:
+        for style in TEMPLATES[label]:
+            left = glyph_at(label, style, 120, 60, 160, rng)
+            right = glyph_at(1, "bar", 520, 60, 160, rng)
+            ink = ink_of(draw(left + right, pen=16))
+            assert looks_like_several_digits(ink), (label, style)
+            assert len(segment(ink)) == 2, (label, style)
+
+
+def test_touching_digits_are_split():
+    """Three zeros whose rings touch are one blob of ink, and three digits."""
+    ink = ink_of(rings([(200, 140), (310, 140), (420, 140)], radius=80, pen=14))
+    crops = segment(ink)
+    assert len(crops) == 3
+    centres = [(c.box[0] + c.box[2]) / 2 for c in crops]
+    assert centres == sorted(centres)
+    for centre, expected in zip(centres, (200, 310, 420), strict=True):
+        assert abs(centre - expected) < 30
+
+
+def test_digits_read_left_to_right_whatever_their_baseline():
+    """Order is by position across the pad, not by height or by size."""
+    rng = np.random.default_rng(2)
+    strokes = []
+    for i, (label, top, height) in enumerate([(3, 150, 120), (1, 10, 200), (4, 90, 100)]):
+        style = next(iter(TEMPLATES[label]))
+        strokes += glyph_at(label, style, 80 + 250 * i, top, height, rng)
+    crops = segment(ink_of(draw(strokes)))
+    assert len(crops) == 3
+    assert [c.box[0] for c in crops] == sorted(c.box[0] for c in crops)
+    assert crops[1].box[1] < 20  # the tall 1 starts near the top
+
+
+def test_boxes_are_in_the_original_pictures_pixels():
+    """A high-DPI canvas (2x) is reduced for the work, but boxes come back in its pixels."""
+    image = rings([(400, 280), (1200, 280)], radius=160, pen=28, size=(1680, 560))
+    ink = ink_of(image)
+    scale = image.width / ink.shape[1]
+    assert scale > 1
+    crops = segment(ink, scale)
+    assert len(crops) == 2
+    mask = np.asarray(image) < 128
+    for crop, (x, y) in zip(crops, [(400, 280), (1200, 280)], strict=True):
+        x0, y0, x1, y1 = crop.box
+        cols = np.flatnonzero(mask[:, x - 200 : x + 200].any(axis=0)) + x - 200
+        rows = np.flatnonzero(mask[:, x - 200 : x + 200].any(axis=1))
+        assert abs(x0 - cols[0]) <= scale + 1 and abs(x1 - (cols[-1] + 1)) <= scale + 1
+        assert abs(y0 - rows[0]) <= scale + 1 and abs(y1 - (rows[-1] + 1)) <= scale + 1
+
+
+def test_a_blank_drawing_has_no_digits():
+    blank = ink_of(Image.new("L", WIDE, 255))
+    assert segment(blank) == []
+    assert count_digit_groups(blank) == 0
+
+
+def test_too_many_parts_is_refused_early():
+    """Thirty separate strokes are more than a 12-digit limit allows."""
+    strokes = [np.array([(20.0 + 27 * i, 60.0), (20.0 + 27 * i, 220.0)]) for i in range(30)]
+    with pytest.raises(TooManyParts):
+        segment(ink_of(draw(strokes, pen=8)), max_parts=12)
+    assert len(segment(ink_of(draw(strokes, pen=8)))) == 30
