@@ -27,11 +27,6 @@ REJECTED_SCORE = -5.0
 reading made of digits wins whenever there is one."""
 
 
-import os
-
-DIGIT_BONUS = float(os.environ.get("DIGIT_BONUS", "0"))
-
-
 class TooManyDigits(ValueError):
     """The drawing holds more digits than MAX_DIGITS."""
 
