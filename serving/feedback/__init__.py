@@ -8,11 +8,7 @@ the FEEDBACK_DB setting, once; the routes never see SQL.
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import NamedTuple, Protocol
-
-SCHEMA_VERSION = 1
-"""Bumped when the table changes; a store refuses a database from a newer version."""
 
 PAGE_SIZE = 200
 """Rows fetched per query while exporting: memory stays flat however large the table."""
@@ -54,21 +50,6 @@ class Stored(NamedTuple):
     feedback: Feedback
 
 
-COLUMNS = (
-    "created_at",
-    "client_key",
-    "request_id",
-    "answer_request_id",
-    "mode",
-    "label",
-    "answer",
-    "model_version",
-    "image",
-    "inputs",
-)
-"""The table's columns after `id`, in the order both back ends insert and select them."""
-
-
 class FeedbackStore(Protocol):
     """What the service and the CLI need from a database of feedback."""
 
@@ -101,57 +82,6 @@ def open_store(target: str) -> FeedbackStore:
     from serving.feedback.sqlite import SqliteStore
 
     return SqliteStore(target)
-
-
-def check_schema_version(found: int | None) -> None:
-    """Refuse a database written by a newer version of this code (None: a new database)."""
-    if found is not None and found > SCHEMA_VERSION:
-        raise StoreError(
-            f"the feedback database has schema version {found}; this server knows "
-            f"{SCHEMA_VERSION}: upgrade the server"
-        )
-
-
-def now() -> str:
-    """The current UTC time as stored in created_at."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def row_values(created_at: str, feedback: Feedback) -> tuple:
-    """The values for COLUMNS, in order."""
-    return (
-        created_at,
-        feedback.client_key,
-        feedback.request_id,
-        feedback.answer_request_id,
-        feedback.mode,
-        feedback.label,
-        feedback.answer,
-        feedback.model_version,
-        feedback.image,
-        feedback.inputs,
-    )
-
-
-def from_row(row: tuple) -> Stored:
-    """A selected (id, *COLUMNS) row back to a Stored."""
-    (ident, created_at, client_key, request_id, answer_request_id, mode, label, answer) = row[:8]
-    model_version, image, inputs = row[8:]
-    return Stored(
-        int(ident),
-        created_at,
-        Feedback(
-            label=label,
-            answer=answer,
-            model_version=model_version,
-            mode=mode,
-            image=bytes(image),
-            inputs=bytes(inputs),
-            request_id=request_id,
-            answer_request_id=answer_request_id,
-            client_key=client_key,
-        ),
-    )
 
 
 def paged(fetch: Callable[[int, int], list[Stored]], after: int) -> Iterator[Stored]:

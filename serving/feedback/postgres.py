@@ -13,18 +13,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from serving.feedback import (
-    COLUMNS,
-    SCHEMA_VERSION,
-    Feedback,
-    Stored,
-    StoreError,
-    check_schema_version,
-    from_row,
-    now,
-    paged,
-    row_values,
-)
+from serving.feedback import Feedback, Stored, StoreError, paged
+from serving.feedback.sql import add_once, create_schema, from_row, schema, select_page
 
 try:
     import psycopg
@@ -36,30 +26,9 @@ SCHEMA_LOCK = 0x6E76_6662
 """Advisory lock id ("nvfb") held while creating the tables, so replicas starting
 together do not race on CREATE TABLE."""
 
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS feedback (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    created_at TIMESTAMPTZ NOT NULL,
-    client_key TEXT UNIQUE,
-    request_id TEXT NOT NULL,
-    answer_request_id TEXT,
-    mode TEXT NOT NULL CHECK (mode IN ('digit', 'number')),
-    label TEXT NOT NULL,
-    answer TEXT,
-    model_version TEXT NOT NULL,
-    image BYTEA NOT NULL,
-    inputs BYTEA NOT NULL
-)""",
-)
-_INSERT = (
-    f"INSERT INTO feedback ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
-    "ON CONFLICT (client_key) DO NOTHING RETURNING id"
-)
-_CREATED_AT = """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-_SELECT = (
-    f"SELECT id, {', '.join((_CREATED_AT, *COLUMNS[1:]))} FROM feedback "
-    "WHERE id > %s ORDER BY id LIMIT %s"
+SCHEMA = schema("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "TIMESTAMPTZ", "BYTEA")
+_SELECT = select_page(
+    "%s", """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 )
 
 
@@ -111,13 +80,7 @@ class PostgresStore:
     def add(self, feedback: Feedback) -> tuple[int, bool]:
         """Insert in one transaction; a known client key gives back the first id."""
         with self._transaction() as cursor:
-            row = cursor.execute(_INSERT, row_values(now(), feedback)).fetchone()
-            new = row is not None
-            if not new:
-                row = cursor.execute(
-                    "SELECT id FROM feedback WHERE client_key = %s", (feedback.client_key,)
-                ).fetchone()
-        return int(row[0]), new
+            return add_once(cursor.execute, "%s", feedback)
 
     def export(self, after: int = 0) -> Iterator[Stored]:
         """Every submission above `after`, oldest first, a page at a time."""
@@ -146,16 +109,11 @@ class PostgresStore:
 
 
 def _create_schema(connection: "psycopg.Connection") -> None:
-    """Create the tables once, whichever replica gets there first; refuse newer schemas."""
+    """Create the tables once, whichever replica gets there first."""
     try:
         with connection.transaction():
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            for statement in SCHEMA:
-                connection.execute(statement)
-            version = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0]
-            check_schema_version(version)
-            if version is None:
-                connection.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
+            create_schema(connection.execute, "%s", SCHEMA)
     except psycopg.Error as exc:
         connection.close()
         raise StoreError(f"cannot create the feedback tables: {exc}".splitlines()[0]) from exc

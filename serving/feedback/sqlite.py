@@ -12,43 +12,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from serving.feedback import (
-    COLUMNS,
-    SCHEMA_VERSION,
-    Feedback,
-    Stored,
-    StoreError,
-    check_schema_version,
-    from_row,
-    now,
-    paged,
-    row_values,
-)
+from serving.feedback import Feedback, Stored, StoreError, paged
+from serving.feedback.sql import add_once, create_schema, from_row, schema, select_page
 
 BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another process's write to finish before giving up."""
 
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    client_key TEXT UNIQUE,
-    request_id TEXT NOT NULL,
-    answer_request_id TEXT,
-    mode TEXT NOT NULL CHECK (mode IN ('digit', 'number')),
-    label TEXT NOT NULL,
-    answer TEXT,
-    model_version TEXT NOT NULL,
-    image BLOB NOT NULL,
-    inputs BLOB NOT NULL
-)""",
-)
-_INSERT = (
-    f"INSERT INTO feedback ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
-    "ON CONFLICT (client_key) DO NOTHING RETURNING id"
-)
-_SELECT = f"SELECT id, {', '.join(COLUMNS)} FROM feedback WHERE id > ? ORDER BY id LIMIT ?"
+SCHEMA = schema("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT", "BLOB")
+_SELECT = select_page("?")
 
 
 class SqliteStore:
@@ -75,43 +46,39 @@ class SqliteStore:
             self._connection = connection
         return self._connection
 
+    @contextmanager
+    def _using(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for one call at a time; SQLite's errors become StoreError."""
+        with self._lock:
+            try:
+                yield self._connect()
+            except sqlite3.Error as exc:
+                raise StoreError(f"the feedback database {self.path} failed: {exc}") from exc
+
     def add(self, feedback: Feedback) -> tuple[int, bool]:
         """Insert in one transaction; a known client key gives back the first id."""
-        with self._lock:
-            connection = self._connect()
-            try:
-                with _write(connection):
-                    row = connection.execute(_INSERT, row_values(now(), feedback)).fetchone()
-                    new = row is not None
-                    if not new:
-                        row = connection.execute(
-                            "SELECT id FROM feedback WHERE client_key = ?", (feedback.client_key,)
-                        ).fetchone()
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot store feedback in {self.path}: {exc}") from exc
-        return int(row[0]), new
+        with self._using() as connection, _write(connection):
+            return add_once(connection.execute, "?", feedback)
 
     def export(self, after: int = 0) -> Iterator[Stored]:
         """Every submission above `after`, oldest first, a page at a time."""
         return paged(self._page, after)
 
     def _page(self, after: int, limit: int) -> list[Stored]:
-        with self._lock:
-            rows = self._connect().execute(_SELECT, (after, limit)).fetchall()
+        with self._using() as connection:
+            rows = connection.execute(_SELECT, (after, limit)).fetchall()
         return [from_row(row) for row in rows]
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._connect().execute("SELECT count(*) FROM feedback").fetchone()[0])
+        with self._using() as connection:
+            return int(connection.execute("SELECT count(*) FROM feedback").fetchone()[0])
 
     def delete(self, ids: Iterable[int]) -> int:
-        with self._lock:
-            connection = self._connect()
-            with _write(connection):
-                return sum(
-                    connection.execute("DELETE FROM feedback WHERE id = ?", (int(i),)).rowcount
-                    for i in ids
-                )
+        with self._using() as connection, _write(connection):
+            return sum(
+                connection.execute("DELETE FROM feedback WHERE id = ?", (int(i),)).rowcount
+                for i in ids
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -121,14 +88,9 @@ class SqliteStore:
 
 
 def _create_schema(connection: sqlite3.Connection) -> None:
-    """Create the tables once, whichever process gets there first; refuse newer schemas."""
+    """Create the tables once, whichever process gets there first."""
     with _write(connection):
-        for statement in SCHEMA:
-            connection.execute(statement)
-        version = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0]
-        check_schema_version(version)
-        if version is None:
-            connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+        create_schema(connection.execute, "?", SCHEMA)
 
 
 @contextmanager
