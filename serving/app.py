@@ -179,6 +179,11 @@ async def feedback(request: Request) -> Response:
     return JSONResponse({"id": stored_id}, status_code=201 if new else 200)
 
 
+async def feedback_other_method(request: Request) -> Response:
+    """405 for GET /feedback and the like, which would otherwise fall through to the web page."""
+    raise HTTPException(405, "use POST /feedback with a drawing and its label", {"Allow": "POST"})
+
+
 async def export_feedback(request: Request) -> Response:
     """Every stored submission as NDJSON or CSV, for the holder of FEEDBACK_TOKEN."""
     state, token = request.state, request.state.settings.feedback_token
@@ -252,6 +257,7 @@ API_ROUTES = [
     Route("/openapi.json", openapi),
     Route("/docs", docs),
     Route("/feedback", feedback, methods=["POST"]),
+    Route("/feedback", feedback_other_method, methods=["GET", "PUT", "PATCH", "DELETE"]),
     Route("/feedback/export", export_feedback),
 ]
 

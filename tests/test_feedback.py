@@ -140,6 +140,14 @@ def test_a_resent_submission_with_the_same_key_is_stored_once(client, app_settin
     assert clash.status_code == 400
 
 
+def test_other_methods_are_405(client):
+    for method in ("get", "put", "delete"):
+        response = getattr(client, method)("/feedback")
+        assert response.status_code == 405
+        assert response.headers["allow"] == "POST"
+        assert "POST /feedback" in response.json()["error"]
+
+
 def test_with_feedback_off_it_answers_404_and_health_says_so(app_settings):
     with TestClient(create_app(replace(app_settings, feedback=False))) as client:
         assert client.get("/health").json()["feedback"] is False
