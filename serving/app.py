@@ -22,12 +22,7 @@ from starlette.staticfiles import StaticFiles
 from serving import predictions, shell
 from serving.feedback import StoreError, open_store
 from serving.feedback import export as feedback_rows
-from serving.feedback.submission import (
-    MAX_NUMBER_DIGITS,
-    model_inputs,
-    parse_submission,
-    to_record,
-)
+from serving.feedback.submission import model_inputs, parse_submission, to_record
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.metrics import Metrics
 from serving.middleware import BodyLimitMiddleware, RequestLogMiddleware, SecurityHeadersMiddleware
@@ -157,10 +152,14 @@ async def feedback(request: Request) -> Response:
             await request.body(),
             request.headers.get("content-type", ""),
             request.headers.get("idempotency-key"),
-            MAX_NUMBER_DIGITS,
+            settings.max_digits,
         )
         work = functools.partial(
-            model_inputs, submission, _model(request), settings.max_image_pixels, MAX_NUMBER_DIGITS
+            model_inputs,
+            submission,
+            _model(request),
+            settings.max_image_pixels,
+            settings.max_digits,
         )
         inputs = await anyio.to_thread.run_sync(work, limiter=state.inference_limiter)
         record = to_record(submission, inputs, state.request_id)

@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from serving.segment import Reading
 
 MODES = ("digit", "number")
-MAX_NUMBER_DIGITS = 12
-"""Longest number a label may have, as in number mode (the page allows as many)."""
 MAX_TEXT = 128
 """Longest model version, request id or idempotency key accepted."""
 _TEXT = re.compile(rf"[\x21-\x7e]{{1,{MAX_TEXT}}}")  # printable ASCII, no spaces
