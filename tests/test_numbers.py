@@ -1,0 +1,220 @@
+"""Number mode through the real app, and the number test set that measures it."""
+
+import io
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import b64
+from mnist_data import mnist_path
+from PIL import Image, ImageDraw
+from starlette.testclient import TestClient
+
+from serving.app import create_app
+from serving.contract import CLASS_NAMES, IMAGE_SIZE
+from serving.preprocess import INK_THRESHOLD
+from serving.segment import components
+from serving.settings import SettingError, load_settings
+from training.numbers import (
+    GAP_KINDS,
+    LENGTHS,
+    NUMBER_CANVAS,
+    compose,
+    evaluate_numbers,
+    make_number,
+    stroke_ink,
+)
+
+DIGIT_KEYS = {"digit", "confidence", "probabilities", "box"}
+PLAIN = {0: "oval", 1: "bar", 2: "curved", 6: "looped", 7: "plain"}
+"""Styles every model reads: the API tests are about number mode, not about hard digits."""
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def number_canvas(digits: str, seed: int = 0) -> tuple[Image.Image, list[tuple]]:
+    """Plain stroke-drawn digits, well apart, on the number pad; and their boxes."""
+    rng = np.random.default_rng(seed)
+    inks = [stroke_ink(int(d), PLAIN[int(d)], 150, rng) for d in digits]
+    tops = [(NUMBER_CANVAS[1] - ink.shape[0]) // 2 for ink in inks]
+    drawn = compose(inks, tops, [60] * (len(digits) - 1))
+    assert drawn is not None
+    return drawn
+
+
+@pytest.fixture(scope="module")
+def year() -> tuple[bytes, list[tuple]]:
+    image, boxes = number_canvas("2026")
+    return png(image), boxes
+
+
+def assert_number(answer: dict, number: str, boxes: list[tuple], scale: float = 1.0) -> None:
+    assert answer["number"] == number
+    assert answer["blank"] is False
+    assert "reason" not in answer
+    assert isinstance(answer["model_version"], str) and answer["model_version"]
+    assert len(answer["digits"]) == len(number)
+    product = 1.0
+    for digit, expected, box in zip(answer["digits"], number, boxes, strict=True):
+        assert set(digit) == DIGIT_KEYS
+        assert digit["digit"] == int(expected)
+        assert list(digit["probabilities"]) == list(CLASS_NAMES)
+        assert digit["confidence"] == digit["probabilities"][expected]
+        product *= digit["confidence"]
+        # The box is the digit's ink, in the pixels of the image that was sent.
+        for found, true in zip(digit["box"], box, strict=True):
+            assert abs(found - true * scale) <= 2 * scale
+    assert answer["confidence"] == pytest.approx(product, abs=1e-3)
+
+
+def test_json_number_mode(client, year):
+    """{"image": ..., "mode": "number"} reads every digit, left to right, with its box."""
+    response = client.post("/predict", json={"image": b64(year[0]), "mode": "number"})
+    assert response.status_code == 200
+    assert_number(response.json(), "2026", year[1])
+    assert response.json()["request_id"]
+
+
+def test_raw_and_multipart_bodies_take_the_mode_from_the_url(client, year):
+    raw = client.post(
+        "/predict?mode=number", content=year[0], headers={"Content-Type": "image/png"}
+    )
+    form = client.post("/predict?mode=number", files={"image": ("n.png", year[0], "image/png")})
+    for response in (raw, form):
+        assert response.status_code == 200
+        assert_number(response.json(), "2026", year[1])
+    # Without the mode, the same drawing is one digit's answer, not a number's.
+    single = client.post("/predict", content=year[0], headers={"Content-Type": "image/png"})
+    assert "number" not in single.json()
+
+
+def test_a_batch_in_number_mode_answers_one_number_per_image(client, year):
+    other, boxes = number_canvas("71", seed=1)
+    response = client.post(
+        "/predict", json={"images": [b64(year[0]), b64(png(other))], "mode": "number"}
+    )
+    assert response.status_code == 200
+    first, second = response.json()["predictions"]
+    assert_number(first, "2026", year[1])
+    assert_number(second, "71", boxes)
+
+
+def test_boxes_are_in_the_pixels_of_a_high_dpi_canvas(client):
+    """A canvas sent at twice the pad's size gets boxes twice as large."""
+    image, boxes = number_canvas("106", seed=2)
+    double = image.resize((image.width * 2, image.height * 2), Image.Resampling.BILINEAR)
+    response = client.post(
+        "/predict?mode=number", content=png(double), headers={"Content-Type": "image/png"}
+    )
+    assert response.status_code == 200
+    assert_number(response.json(), "106", boxes, scale=2.0)
+
+
+def test_include_input_shows_each_digit_as_the_model_saw_it(client, year):
+    response = client.post(
+        "/predict", json={"image": b64(year[0]), "mode": "number", "include_input": True}
+    )
+    for digit in response.json()["digits"]:
+        seen = np.array(digit.pop("input"))
+        assert seen.shape == (IMAGE_SIZE, IMAGE_SIZE)
+        assert seen.max() == 1.0
+        assert set(digit) == DIGIT_KEYS
+
+
+def test_a_part_that_is_not_a_digit_is_said_so_and_the_number_is_not_claimed(client):
+    """A filled square among digits: that part is answered like a single non-digit
+    drawing, the others are still read, and no number is claimed."""
+    image, _ = number_canvas("170", seed=3)
+    ImageDraw.Draw(image).rectangle((700, 90, 790, 180), fill=0)
+    answer = client.post(
+        "/predict?mode=number", content=png(image), headers={"Content-Type": "image/png"}
+    ).json()
+    assert answer["number"] is None
+    assert answer["confidence"] == 0.0
+    assert answer["reason"] == "not_a_digit"
+    assert answer["message"]
+    *digits, blob = answer["digits"]
+    assert [d["digit"] for d in digits] == [1, 7, 0]
+    assert blob["digit"] is None and blob["reason"] == "not_a_digit" and blob["message"]
+    assert blob["box"][0] >= 699 and blob["box"][2] <= 792
+
+
+def test_a_blank_pad_is_the_blank_answer(client):
+    blank = png(Image.new("L", NUMBER_CANVAS, 255))
+    answer = client.post(
+        "/predict?mode=number", content=blank, headers={"Content-Type": "image/png"}
+    ).json()
+    assert answer["number"] is None
+    assert answer["digits"] == []
+    assert answer["blank"] is True
+    assert answer["reason"] == "blank"
+    assert answer["confidence"] == 0.0
+
+
+def test_more_digits_than_max_digits_is_a_clear_400(settings, year):
+    with TestClient(create_app(replace(settings, max_digits=3))) as small:
+        response = small.post("/predict", json={"image": b64(year[0]), "mode": "number"})
+        assert response.status_code == 400
+        assert "MAX_DIGITS" in response.json()["error"]
+        assert "at most 3" in response.json()["error"]
+        batch = small.post("/predict", json={"images": [b64(year[0])] * 2, "mode": "number"}).json()
+        assert batch["error"].startswith("images[0]: ")
+
+
+def test_an_unknown_mode_is_a_400(client, year):
+    for response in (
+        client.post("/predict", json={"image": b64(year[0]), "mode": "numbers"}),
+        client.post("/predict", json={"image": b64(year[0]), "mode": 2}),
+        client.post("/predict?mode=Number", content=year[0], headers={"Content-Type": "image/png"}),
+    ):
+        assert response.status_code == 400
+        assert "digit" in response.json()["error"] and "number" in response.json()["error"]
+
+
+def test_max_digits_is_a_checked_setting():
+    assert load_settings({}).max_digits == 12
+    assert load_settings({"MAX_DIGITS": "6"}).max_digits == 6
+    for bad in ("0", "65", "twelve"):
+        with pytest.raises(SettingError, match="MAX_DIGITS"):
+            load_settings({"MAX_DIGITS": bad})
+
+
+def ink_mask(image: Image.Image) -> np.ndarray:
+    return 1 - np.asarray(image, dtype=np.float32) / 255 >= INK_THRESHOLD
+
+
+def test_the_test_sets_gaps_are_what_they_say():
+    """Wide and narrow gaps leave the digits apart; touching and overlapping ones join the
+    inks into one piece; every number fits the number pad and has its boxes in order."""
+    with np.load(mnist_path()) as data:
+        mnist = (data["x_test"][:2000], data["y_test"][:2000])
+    rng = np.random.default_rng(0)
+    for source in ("mnist", "strokes"):
+        for kind in GAP_KINDS:
+            for _ in range(3):
+                image, truth, boxes = make_number(source, kind, 2, rng, mnist)
+                assert image.size == NUMBER_CANVAS
+                assert len(truth) == len(boxes) == 2
+                assert boxes[0][0] < boxes[1][0]
+                joined = len(components(ink_mask(image))[1])
+                apart = sum(len(components(ink_mask(image.crop(b)))[1]) for b in boxes)
+                if kind in ("touching", "overlapping"):
+                    assert joined < apart, (source, kind)
+
+
+def test_evaluate_numbers_reports_exact_accuracy_by_gap_and_length(settings):
+    """The model card's number figures: a small run of every cell."""
+    with np.load(mnist_path()) as data:
+        x_test, y_test = data["x_test"], data["y_test"]
+    report = evaluate_numbers(settings.model_path, x_test, y_test, per_cell=1)
+    assert report["exact"]["count"] == 2 * len(GAP_KINDS) * len(LENGTHS)
+    assert set(report["by_gap"]) == set(GAP_KINDS)
+    assert set(report["by_length"]) == {str(n) for n in LENGTHS}
+    for share in [report["exact"], *report["by_gap"].values(), *report["by_length"].values()]:
+        assert 0.0 <= share["exact"] <= 1.0 and 0.0 <= share["split"] <= 1.0
+    # Digits a clear gap apart are split right nearly always, whatever the model reads.
+    assert report["by_gap"]["wide"]["split"] >= 0.85
