@@ -21,14 +21,13 @@ import asyncio
 import json
 import logging
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from serving.middleware import SECURITY_HEADERS
 
 logger = logging.getLogger("serving.connections")
 MAX_HEAD_BYTES = 16 * 1024
-"""A request line and headers larger than this get 400, as uvicorn's h11 protocol does."""
+"""A request line and headers larger than this get 400 (uvicorn's h11 protocol's bound)."""
 LINGER_SECONDS = 1.0
 
 
@@ -146,10 +145,6 @@ class ConnectionGuard:
             self.transport.write(UNAVAILABLE)
             self.transport.close()
             logger.warning("refusing connections: all MAX_CONNECTIONS=%d are busy", limit)
-
-
-class GuardedH11Protocol(ConnectionGuard, H11Protocol):
-    """h11 (pure Python) with the guard."""
 
 
 class GuardedHttpToolsProtocol(ConnectionGuard, HttpToolsProtocol):
