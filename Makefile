@@ -59,7 +59,7 @@ evaluate: $(VENV)/.stamp-train ## re-evaluate the committed model and check the 
 finetune: $(VENV)/.stamp-train ## learn from feedback (FEEDBACK_SOURCE=...) into runs/finetune, only if no worse
 	$(BIN)/python -m training finetune --feedback $(FEEDBACK_SOURCE) $(if $(MNIST),--data $(MNIST)) --model-dir $(OUT) --out runs/finetune
 
-bench: $(VENV)/.stamp-dev ## measure cold start, latency, throughput and install size
+bench: $(VENV)/.stamp-dev ## start-up, /health and /predict at c=1/8/32, number mode, WORKERS=1 and 2 (needs wrk)
 	$(BIN)/python -m bench
 
 image: ## build the serving container image (docker if present, else podman)
