@@ -11,21 +11,32 @@ import io
 import json
 import subprocess
 import sys
+import urllib.error
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from feedback_helpers import b64
+from feedback_helpers import TOKEN, b64
 from starlette.testclient import TestClient
+from test_feedback_storage import Server
 
 from serving.app import create_app
 from serving.contract import CARD_FILE, MODEL_FILE, WEIGHTS_FILE
 from serving.feedback import open_store
+from serving.feedback.export import render
 from serving.model import DigitModel
 from tests.mnist_data import mnist_path
 from training.canvas import draw_on_canvas
 from training.data import load
+from training.feedback_set import (
+    FeedbackSet,
+    NotEnoughFeedback,
+    load_rows,
+    repeats,
+    split,
+    usable,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PARENT = REPO_ROOT / "artifacts"
@@ -62,6 +73,53 @@ def finetune(feedback: str, out: Path) -> subprocess.CompletedProcess:
         text=True,
         timeout=1500,
     )
+
+
+def test_feedback_loads_from_an_export_a_database_or_the_server(mnist, settings, tmp_path):
+    db = tmp_path / "feedback.sqlite3"
+    collect(db, mnist.x_train[:4], ["5", "0", "4", "1"], settings)
+    from_db = load_rows(str(db))
+    assert [row.feedback.label for row in from_db] == ["5", "0", "4", "1"]
+    for form in ("ndjson", "csv"):
+        path = tmp_path / f"feedback.{form}"
+        path.write_text("".join(render(from_db, form)), encoding="utf-8")
+        assert load_rows(str(path)) == [replace_key(row) for row in from_db]
+    server = Server(str(db))
+    server.start()
+    try:
+        assert load_rows(server.url, TOKEN) == [replace_key(row) for row in from_db]
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            load_rows(server.url + "/feedback/export", "wrong-token-wrong-token")
+    finally:
+        server.stop()
+
+
+def replace_key(row):
+    """An exported row carries no idempotency key."""
+    return row._replace(feedback=replace(row.feedback, client_key=None))
+
+
+def test_the_split_depends_on_ids_only_and_holds_out_about_the_share(mnist, settings, tmp_path):
+    db = tmp_path / "feedback.sqlite3"
+    collect(db, mnist.x_train[:200], [str(d) for d in mnist.y_train[:200]], settings)
+    rows = load_rows(str(db))
+    learn, held = split(rows, 0.2)
+    again_learn, again_held = split(rows[::-1], 0.2)
+    assert {r.id for r in held} == {r.id for r in again_held}
+    assert {r.id for r in learn} == {r.id for r in again_learn}
+    assert 20 <= len(held) <= 60 and len(learn) + len(held) == 200
+
+
+def test_digits_with_too_few_samples_are_left_out_and_repeats_are_capped():
+    labels = np.array([7] * 12 + [1] * 3, np.uint8)
+    images = np.zeros((15, 28, 28), np.float32)
+    kept, left_out = usable(FeedbackSet(images, labels, np.arange(15)), min_per_class=10)
+    assert set(kept.labels) == {7} and left_out == ["1"]
+    with pytest.raises(NotEnoughFeedback, match="at least 20 samples"):
+        usable(FeedbackSet(images, labels, np.arange(15)), min_per_class=20)
+    assert repeats(100, mix_size=10_000, most=10, share=0.1) == 10
+    assert repeats(500, mix_size=10_000, most=10, share=0.1) == 2
+    assert repeats(5_000, mix_size=10_000, most=10, share=0.1) == 1
 
 
 def test_a_quick_finetune_writes_a_model_with_its_lineage(mnist, settings, tmp_path):

@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from feedback_helpers import ONE, SEVEN, TOKEN, body
+from feedback_helpers import ONE, SEVEN, Server, body
 from postgres_cluster import fresh_database, throwaway_cluster
 
-from bench.server import free_port, start_server, stop_server, wait_ready
+from bench.server import free_port
 from serving.feedback import Feedback, StoreError, open_store
 from serving.feedback.export import inputs_array
 
@@ -154,29 +154,6 @@ def test_an_unreachable_postgres_is_a_store_error():
 
 
 # --- a real server process ------------------------------------------------------------------
-
-
-class Server:
-    """`python -m serving` storing feedback in `target`, restartable on the same port."""
-
-    def __init__(self, target: str, workers: int = 1) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            "FEEDBACK_DB": target,
-            "FEEDBACK_TOKEN": TOKEN,
-            "WORKERS": str(workers),
-            "LOG_LEVEL": "warning",
-        }
-        self.process = None
-
-    def start(self) -> None:
-        self.process = start_server(self.port, **self.env)
-        wait_ready(self.process, self.port, timeout=60)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            stop_server(self.process)
 
 
 def post(client: httpx.Client, label: str, key: str) -> httpx.Response:
