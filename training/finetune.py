@@ -191,6 +191,11 @@ def finetune(
         out_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(staging / MODEL_FILE, out_dir / MODEL_FILE)
     model.save_weights(out_dir / WEIGHTS_FILE)
+    cards.write_card(card, out_dir)
+    if not config.quick:  # the card's full figures, as for any model (`make evaluate` checks them)
+        from training.pipeline import reevaluate
+
+        card = reevaluate(out_dir, data, write=True)
     card["training"]["finetune"]["seconds"] = round(time.perf_counter() - started, 1)
     cards.write_card(card, out_dir)
     print(f"wrote {version} to {out_dir}/ (parent {parent_info.version})")
