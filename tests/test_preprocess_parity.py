@@ -33,9 +33,9 @@ STYLE_ROUNDS = 12  # drawings of every style of every digit
 SEED = 20261125
 
 MAX_PIXEL_DIFFERENCE = 1e-6
-"""Largest difference allowed between the two inputs, pixel by pixel, on a 0-1 scale (measured:
-2.4e-7, a float32 rounding step). Both sides run the same float32 steps; what is left is the
-order of float64 sums and the sine of two maths libraries in the Lanczos weights."""
+"""Largest difference allowed between the two inputs, pixel by pixel, on a 0-1 scale: one
+float32 rounding step. Measured: 4.1e-35 (99.8 % of the inputs bit-identical) against the
+matrix-product Lanczos of serving/preprocess.py; 2.4e-7 against Pillow's own resize."""
 
 MIN_ARGMAX_AGREEMENT = 0.999
 
@@ -189,4 +189,5 @@ def test_js_constants_are_the_python_ones() -> None:
     assert float(_js_constant("INK_THRESHOLD")) == preprocess.INK_THRESHOLD
     assert int(_js_constant("WORKING_SIDE")) == preprocess.WORKING_SIDE
     centre = tuple(float(v) for v in _js_constant("MNIST_CENTRE").strip("[]").split(","))
-    assert centre == preprocess.MNIST_CENTRE
+    assert centre == contract.MNIST_CENTRE
+    assert float(_js_constant("LANCZOS_SUPPORT")) == preprocess.LANCZOS_SUPPORT

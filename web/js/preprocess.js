@@ -13,7 +13,8 @@ export const MNIST_CENTRE = [14.0, 14.0];
 export const INK_THRESHOLD = 0.2;
 export const WORKING_SIDE = 560;
 
-const LANCZOS_SUPPORT = 3.0;
+/** serving/preprocess.py: Pillow's Lanczos-3 reaches 3 input pixels each side (scaled up when shrinking). */
+export const LANCZOS_SUPPORT = 3.0;
 const f32 = Math.fround;
 
 /**
