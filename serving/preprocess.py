@@ -125,7 +125,8 @@ def canvas_to_input(picture: Picture) -> np.ndarray | None:
     if rows.size == 0:
         return None
     box = grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return _fit_and_centre(np.take(strength, box))
+    # float64 holding the float32 strengths: the Lanczos products take it without a copy.
+    return _fit_and_centre(np.take(strength.astype(np.float64), box))
 
 
 def ink_image(picture: Picture) -> np.ndarray:
@@ -245,7 +246,7 @@ def _strength_of_levels(light_paper: bool, paper: float, thresholded: bool) -> n
 
 
 def _fit_and_centre(digit: np.ndarray) -> np.ndarray | None:
-    """Step 4: the cropped ink (float32) fitted into DIGIT_BOX and centred by mass in 28x28."""
+    """Step 4: the cropped ink (float32 values) fitted into DIGIT_BOX, centred by mass in 28x28."""
     height, width = digit.shape
     scale = DIGIT_BOX / max(height, width)
     fitted = lanczos_resize(digit, max(1, round(width * scale)), max(1, round(height * scale)))
@@ -262,17 +263,16 @@ def lanczos_resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
     Pillow resamples an "F" image horizontally, stores float32, then vertically, summing
     in double precision with the coefficients of `_lanczos_weights`. The same products in
-    float64 differ only in summation order: at most a unit in float32's last place.
+    float64 differ only in summation order: at most a unit in float32's last place. The
+    image may come as float64 holding float32 values (the hot path does, to save a copy).
     """
-    if image.shape[1] != width:
-        image = (image.astype(np.float64) @ _lanczos_weights(image.shape[1], width).T).astype(
-            np.float32
-        )
-    if image.shape[0] != height:
-        image = (_lanczos_weights(image.shape[0], height) @ image.astype(np.float64)).astype(
-            np.float32
-        )
-    return image
+    pixels = np.asarray(image, dtype=np.float64)
+    if pixels.shape[1] != width:
+        horizontal = pixels @ _lanczos_weights(pixels.shape[1], width).T
+        pixels = horizontal.astype(np.float32).astype(np.float64)  # as Pillow stores it
+    if pixels.shape[0] != height:
+        pixels = _lanczos_weights(pixels.shape[0], height) @ pixels
+    return pixels.astype(np.float32)
 
 
 @lru_cache(maxsize=WEIGHT_CACHE_SIZE)
