@@ -262,14 +262,17 @@ def test_installed_page_answers_offline_then_the_server_again(
     print(f"\nfirst visit: {first_visit_bytes:,} bytes in {len(first_visit)} requests")
     print(f"cached for offline use: {offline_bytes}, {sum(offline_bytes.values()):,} bytes")
 
-    # No server, no network: the page still opens, and the model on the device answers.
+    # The server stops: the installed page answers with the model on the device instead.
     server.stop()
+    draw_with_mouse(page, SEVEN)
+    answered_by(page, "device", "7", timeout=30_000)
+    expect(page.locator("#answered-by")).to_contain_text("on this device")
+    # No network either: the page still opens, from the worker's caches, and answers.
     context.set_offline(True)
     page.reload()
     expect(page.locator("#pad")).to_be_visible()
     draw_with_mouse(page, SEVEN)
-    answered_by(page, "device", "7", timeout=30_000)
-    expect(page.locator("#answered-by")).to_contain_text("on this device")
+    answered_by(page, "device", "7")
     # The API is never answered from a cache.
     assert page.evaluate("fetch('health').then(() => 'answered', () => 'failed')") == "failed"
     assert (
@@ -281,8 +284,8 @@ def test_installed_page_answers_offline_then_the_server_again(
     page.locator("#feedback-right").click()
     expect(page.locator("#feedback-thanks")).not_to_be_empty()
     assert outbox_size(page) == 1
-    # The history kept the answer.
-    expect(page.locator("#history-list li")).to_have_count(1)
+    # The history kept both answers, across the reload.
+    expect(page.locator("#history-list li")).to_have_count(2)
 
     # The server and the network come back: answers come from the server again, and the
     # queued feedback arrives, once.

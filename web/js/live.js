@@ -131,6 +131,8 @@ export class LiveRecognition extends EventTarget {
 export async function readDigit(pad, signal) {
   const png = await pad.toBlob();
   try {
+    // The browser knows it has no network: no need to wait for a request to fail.
+    if (navigator.onLine === false) throw new TypeError("the browser is offline");
     return { result: await predict(png, signal), png, mode: "digit" };
   } catch (error) {
     if (error.name === "AbortError" || (error instanceof ServerError && error.isClientError)) throw error;
