@@ -142,6 +142,7 @@ class ConnectionGuard:
             logger.warning("closing idle connections to stay within MAX_CONNECTIONS=%d", limit)
         else:
             self._cancel_head_timer()
+            self._refused = True
             self.transport.write(UNAVAILABLE)
             self.transport.close()
             logger.warning("refusing connections: all MAX_CONNECTIONS=%d are busy", limit)
