@@ -156,10 +156,18 @@ def grey_levels(picture: Picture) -> np.ndarray:
     """Step 1: an opaque uint8 (H, W) array of grey levels, at most about WORKING_SIDE."""
     if isinstance(picture, np.ndarray):
         grey = _opaque_grey(picture)
-        if grey is not None and max(grey.shape) <= WORKING_SIDE:
+        if grey is not None and _reduction(max(grey.shape)) == 1:
             return grey
         picture = Image.fromarray(picture)  # transparency or a big picture: the rare path
     return _pillow_grey(picture)
+
+
+def _reduction(side: int) -> int:
+    """The box-reduction factor for a picture whose longer side is `side` (1: none).
+
+    A side up to twice WORKING_SIDE is kept as it is (the 840-pixel number pad, say).
+    """
+    return side // WORKING_SIDE if side > WORKING_SIDE else 1
 
 
 def _opaque_grey(pixels: np.ndarray) -> np.ndarray | None:
@@ -183,8 +191,9 @@ def _pillow_grey(image: Image.Image) -> np.ndarray:
     transparent = _has_transparency(image)
     # One mode from here on: Pillow cannot box-reduce palette or 1-bit images.
     image = image.convert("RGBA" if transparent else "L")
-    if max(image.size) > WORKING_SIDE:
-        image = image.reduce(max(image.size) // WORKING_SIDE)
+    factor = _reduction(max(image.size))
+    if factor > 1:
+        image = image.reduce(factor)
     if transparent:
         image = _flatten_alpha(image).convert("L")
     return np.asarray(image)

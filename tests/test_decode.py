@@ -15,6 +15,7 @@ from serving.preprocess import (
     canvas_to_input,
     decode_image,
     grey_levels,
+    ink_image,
 )
 from tests.test_preprocess import DIGITS
 
@@ -116,3 +117,17 @@ def test_sixteen_bit_greyscale_is_scaled_not_clipped(ink):
     seen = canvas_to_input(decode_image(data, MAX_PIXELS))
     assert seen is not None, "16-bit ink must not be read as a blank canvas"
     np.testing.assert_array_equal(seen, canvas_to_input(Image.fromarray(eight.astype(np.uint8))))
+
+
+def test_a_wide_number_pad_gives_the_same_ink_on_both_paths():
+    """840x280 (number mode's pad) is under twice WORKING_SIDE: nothing is reduced, both ways."""
+    pad = Image.new("L", (840, 280), 255)
+    for slot in range(3):
+        pad.paste(paper_canvas(slot), (slot * 280, 0))
+    data = encode(pad.convert("RGBA"))
+    fast = decode_image(data, MAX_PIXELS)
+    assert isinstance(fast, np.ndarray)
+    reference = Image.open(io.BytesIO(data))
+    reference.load()
+    np.testing.assert_array_equal(ink_image(fast), ink_image(reference))
+    assert ink_image(fast).shape == (280, 840)
