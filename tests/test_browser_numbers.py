@@ -163,17 +163,17 @@ def test_join_and_split_correct_the_split(desktop) -> None:
     draw_with_mouse(page, place(DIGITS["4"], 0.5))
     expect_number(page, "11")
 
-    join = page.get_by_role("button", name="Join parts 1 and 2 into one digit")
+    join = page.get_by_role("button", name="parts 1 and 2 into one digit")
     expect(join).to_be_visible()
     join.click()
     expect_number(page, "4")
     batch = [r for r in watch.posts("/predict") if "images" in (r.post_data_json or {})][-1]
     assert len(batch.post_data_json["images"]) == 1
 
-    split = page.get_by_role("button", name="Split part 1 (4) into two digits")
+    split = page.get_by_role("button", name="Split 4: part 1 into two digits")
     split.click()
     expect(page.locator("#boxes .part-box")).to_have_count(2, timeout=ANSWER_TIMEOUT_MS)
-    expect(page.get_by_role("button", name="Join parts 1 and 2 into one digit")).to_be_visible()
+    expect(page.get_by_role("button", name="parts 1 and 2 into one digit")).to_be_visible()
 
     # A new drawing starts again from the server's split.
     page.keyboard.press("Escape")

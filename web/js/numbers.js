@@ -207,12 +207,12 @@ export class NumberReader extends EventTarget {
     const buttons = [];
     groups.forEach((group, g) => {
       if (group.length > 1) {
-        buttons.push(button(`Split ${text[g]}`, `Split part ${g + 1} (${text[g]}) into two digits`, () =>
+        buttons.push(button(`Split ${text[g]}`, `part ${g + 1} into two digits`, () =>
           this.#regroup(splitGroup(groups, g, extents)),
         ));
       }
       if (g + 1 < groups.length) {
-        buttons.push(button(`Join ${text[g]} + ${text[g + 1]}`, `Join parts ${g + 1} and ${g + 2} into one digit`, () =>
+        buttons.push(button(`Join ${text[g]} + ${text[g + 1]}`, `parts ${g + 1} and ${g + 2} into one digit`, () =>
           this.#regroup(joinGroups(groups, g, extents)),
         ));
       }
@@ -227,12 +227,13 @@ export class NumberReader extends EventTarget {
   }
 }
 
-function button(text, label, onClick) {
+/** A split button; its accessible name starts with its visible text, then says which parts. */
+function button(text, detail, onClick) {
   const element = document.createElement("button");
   element.type = "button";
   element.className = "split-button";
   element.textContent = text;
-  element.setAttribute("aria-label", label);
+  element.setAttribute("aria-label", `${text}: ${detail}`);
   element.addEventListener("click", onClick);
   return element;
 }
