@@ -5,8 +5,8 @@ and must be able to import what they are handed (ServerConfig, Listener) by name
 """
 
 import errno
+import logging
 import os
-import signal
 import socket
 import tempfile
 from types import FrameType
@@ -18,6 +18,7 @@ from serving.logs import log_config
 from serving.metrics import MULTIPROCESS_ENV
 from serving.settings import Settings
 
+logger = logging.getLogger("serving")
 STARTUP_FAILURE = 3
 """uvicorn's own exit code when the server cannot start (a port in use, say)."""
 BACKLOG = 2048
@@ -108,9 +109,10 @@ def serve(settings: Settings) -> None:
 
     Raises StartupError when the port is taken or a worker cannot start.
     """
-    config = server_config(settings)
+    config = server_config(settings)  # also applies the logging configuration
     if settings.workers == 1:
         sock = listen(settings.host, settings.port)
+        logger.info("listening on http://%s:%d", settings.host, settings.port)
         server = CleanServer(config)
         server.run(sockets=[sock])
         if not server.started:
@@ -118,10 +120,12 @@ def serve(settings: Settings) -> None:
         return
     # Nothing else may hold the port: a plain bind fails even against SO_REUSEPORT listeners.
     listen(settings.host, settings.port).close()
+    logger.info(
+        "listening on http://%s:%d with %d workers", settings.host, settings.port, settings.workers
+    )
     with tempfile.TemporaryDirectory(prefix="number-visualizer-metrics-") as metrics_dir:
         os.environ[MULTIPROCESS_ENV] = metrics_dir  # inherited by every spawned worker
         supervisor = Multiprocess(config, sockets=[Listener(settings.host, settings.port)])
         supervisor.run()
     if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
         raise StartupError("a worker could not start; the log above says why")
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
