@@ -4,9 +4,10 @@ Side by side for WORKERS=1 and WORKERS=2 on the same machine in the same minute 
 time from process start to the first 200 from /health, then /health and /predict at
 concurrency 1, 8 and 32 with wrk, and number mode. The /predict request is the page's
 own: a pen digit painted by the page's paint() in Chromium and exported by
-canvas.toBlob() (tests/fixtures/page_canvases.npz), posted raw to
-/predict?include_input=true. The markdown table it prints goes into the README; the
-figures also go to bench/results/latest.json (not committed).
+canvas.toBlob() (tests/fixtures/page_canvases.npz), cropped to its ink as the page does,
+posted raw to /predict?include_input=true; one more run posts the whole canvas. The
+markdown table it prints goes into the README; the figures also go to
+bench/results/latest.json (not committed).
 """
 
 import argparse
@@ -58,12 +59,40 @@ def machine() -> dict:
     }
 
 
+CROP_MARGIN = 2
+"""As web/js/client.js's cropToInk: paper left around the ink of a cropped drawing."""
+
+
 def page_requests(count: int = 16) -> tuple[list[bytes], list[int]]:
     """The page's own PNGs: pen digits at 280x280 as Chromium's toBlob wrote them."""
     fixture = load_page_canvases()
     picked = [i for i, kind in enumerate(fixture["kinds"]) if kind == "pen-280"]
     picked = picked[:: max(1, len(picked) // count)][:count]
     return [fixture["pngs"][i] for i in picked], [int(fixture["labels"][i]) for i in picked]
+
+
+def crop_to_ink(png: bytes) -> bytes:
+    """What the page posts since issue 14: the canvas cropped to its non-white pixels plus
+    CROP_MARGIN of paper (web/js/client.js cropToInk; the same pixels, Pillow's encoder)."""
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+    inked = (pixels != 255).any(axis=2)
+    rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    height, width = inked.shape
+    m = CROP_MARGIN
+    if (
+        rows.size == 0
+        or rows[0] < m
+        or cols[0] < m
+        or rows[-1] >= height - m
+        or cols[-1] >= width - m
+    ):
+        return png
+    box = pixels[rows[0] - m : rows[-1] + 1 + m, cols[0] - m : cols[-1] + 1 + m]
+    if box.shape[0] * box.shape[1] > 0.8 * width * height:
+        return png
+    buffer = io.BytesIO()
+    Image.fromarray(box, "RGBA").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def number_canvas(pngs: list[bytes], labels: list[int], digits: int = 6) -> tuple[bytes, str]:
@@ -131,8 +160,9 @@ def server_figures(
                 port, "/health", None, "", concurrency, seconds
             )
             figures[f"predict_c{concurrency}"] = wrk.run(
-                port, PAGE_PATH, pngs, "image/png", concurrency, seconds
+                port, PAGE_PATH, [crop_to_ink(p) for p in pngs], "image/png", concurrency, seconds
             )
+        figures["whole_c8"] = wrk.run(port, PAGE_PATH, pngs, "image/png", 8, seconds)
         figures["number"] = number_figures(port, number, seconds)
     finally:
         stop_server(process)
@@ -179,6 +209,13 @@ def markdown(results: dict) -> str:
                 )
             name = "`/health`" if route == "health" else "`/predict` (page's request)"
             lines.append(f"| {name}, c={c} | " + " | ".join(cells) + " |")
+    cells = [
+        f"{load[w]['whole_c8']['requests_per_s']:,} req/s, p50 {load[w]['whole_c8']['p50_ms']} ms"
+        for w in columns
+    ]
+    lines.append(
+        "| `/predict`, the whole 280x280 canvas (as before), c=8 | " + " | ".join(cells) + " |"
+    )
     cells = []
     for w in columns:
         n = load[w]["number"]
@@ -208,9 +245,11 @@ def main() -> None:
     wrk.wrk_path()
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     pngs, labels = page_requests()
+    crops = [crop_to_ink(p) for p in pngs]
     results["request"] = (
-        f"{len(pngs)} pen digits painted by the page in Chromium, 280x280 RGBA PNG, "
-        f"mean {round(sum(map(len, pngs)) / len(pngs)):,} bytes, POST {PAGE_PATH}"
+        f"{len(pngs)} pen digits painted by the page in Chromium on its 280x280 canvas and "
+        f"cropped to the ink as the page does (mean {round(sum(map(len, crops)) / len(crops)):,}"
+        f" bytes; whole: {round(sum(map(len, pngs)) / len(pngs)):,}), POST {PAGE_PATH}"
     )
     number = number_canvas(pngs, labels)
     results["ready"], results["load"] = {}, {}
