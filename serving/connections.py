@@ -133,9 +133,11 @@ class ConnectionGuard:
             self.transport.close()
 
     def _make_room(self) -> None:
-        idle = [c for c in self.connections if c is not self and c.idle and c is not None]
-        idle = [c for c in idle if not c.transport.is_closing()]
         limit = self.config.max_connections  # type: ignore[attr-defined]
+        others = [c for c in self.connections if c is not self and not c.transport.is_closing()]
+        if len(others) < limit:
+            return  # the rest are already closing (evicted a moment ago, say)
+        idle = [c for c in others if c.idle]
         if idle:
             oldest = min(idle, key=lambda c: c._idle_since)
             oldest.transport.close()
