@@ -100,7 +100,7 @@ async def ready(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics of this worker."""
+    """Prometheus metrics, added up over every worker process."""
     return Response(request.state.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 
