@@ -7,6 +7,8 @@ control.
 """
 
 import base64
+import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +74,10 @@ def test_a_correction_is_one_tap_and_reaches_the_store(desktop, server: AppServe
     expect(page.locator("#feedback-thanks")).to_have_text("Thanks! Noted: it was 7.")
     expect(control).to_be_hidden(timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#history-list .history-details").first).to_contain_text("was 7")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    (row,) = csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8")))
+    assert (row["answer"], row["feedback"]) == ("1", "7")
 
     rows = exported(page, server)
     assert len(rows) == before + 1

@@ -116,6 +116,8 @@ def test_history_downloads_as_csv_and_json(desktop) -> None:
     for row in rows:
         assert 0.5 < float(row["confidence"]) <= 1
         assert row["model_version"] == version
+        assert row["request_id"], "the id of the answer's line in the server log"
+        assert row["source"] == "server"
         assert start <= datetime.fromisoformat(row["time"]) <= datetime.now(timezone.utc)
         assert row["thumbnail"].startswith("data:image/png;base64,")
 

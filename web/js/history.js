@@ -21,6 +21,7 @@ export const CSV_COLUMNS = [
   "confidence",
   "model_version",
   "request_id",
+  "source",
   "feedback",
   "thumbnail",
 ];
@@ -39,18 +40,21 @@ export function entryFor(id, mode, result, thumbnail, time = new Date()) {
     confidence: Number(result.confidence ?? 0),
     model_version: result.model_version ?? null,
     request_id: result.request_id ?? null,
+    source: result.source ?? "server",
     feedback: null,
     thumbnail,
   };
 }
 
-/** The rows as CSV (RFC 4180: quoted where needed, CRLF line ends). */
+/** The rows as CSV (RFC 4180: quoted where needed, CRLF line ends); `feedback` is the label
+ * the user gave, if any. */
 export function toCsv(entries) {
   const cell = (value) => {
     const text = value === null || value === undefined ? "" : String(value);
     return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   };
-  const rows = entries.map((entry) => CSV_COLUMNS.map((column) => cell(entry[column])).join(","));
+  const value = (entry, column) => (column === "feedback" ? entry.feedback?.label : entry[column]);
+  const rows = entries.map((entry) => CSV_COLUMNS.map((column) => cell(value(entry, column))).join(","));
   return [CSV_COLUMNS.join(","), ...rows].join("\r\n") + "\r\n";
 }
 
