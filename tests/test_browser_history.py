@@ -130,3 +130,27 @@ def test_history_downloads_as_csv_and_json(desktop) -> None:
     assert entries[0]["number"] == "417" and entries[1]["digit"] == 4
     assert {e["model_version"] for e in entries} == {version}
     assert [e["confidence"] for e in entries] == [float(r["confidence"]) for r in rows]
+
+
+KEEP_MANY = """async () => {
+  const { History, HISTORY_LIMIT, entryFor, toCsv } = await import("./js/history.js");
+  const history = new History();
+  const answer = { digit: 3, confidence: 0.9, model_version: 'v1, "quoted"', request_id: "r" };
+  for (let i = 0; i < HISTORY_LIMIT + 5; i += 1) {
+    history.record(entryFor(`d${i}`, "digit", answer, ""));
+  }
+  const kept = history.entries;
+  return { limit: HISTORY_LIMIT, count: kept.length, newest: kept[0].id, oldest: kept.at(-1).id,
+           csv: toCsv(kept.slice(0, 1)) };
+}"""
+
+
+def test_history_keeps_the_newest_rows_and_quotes_csv_cells(desktop) -> None:
+    page, _ = desktop
+    kept = page.evaluate(KEEP_MANY)
+    assert kept["count"] == kept["limit"] == 200
+    assert (kept["newest"], kept["oldest"]) == ("d204", "d5"), "the oldest rows go first"
+    (row,) = csv.DictReader(io.StringIO(kept["csv"]))
+    assert row["model_version"] == 'v1, "quoted"'
+    page.reload()
+    expect(page.locator(ROWS)).to_have_count(200)

@@ -269,3 +269,19 @@ def test_a_number_with_a_part_that_is_not_a_digit_is_not_claimed(desktop) -> Non
     expect(page.locator("#digit")).to_have_text("4?")
     expect(page.locator('#boxes .part-box[data-digit=""]')).to_have_count(1)
     expect(page.locator("#parts .part").nth(1)).to_contain_text("not a digit")
+
+
+FAR_APART = """async ([gap]) => {
+  const { FAR_GAP, separateFarApart } = await import("./js/numbers.js");
+  const extents = [
+    { x0: 0, x1: 0.5, y0: 0, y1: 1 },
+    { x0: 0.5 + gap * FAR_GAP, x1: 1.2, y0: 0, y1: 1 },
+  ];
+  return separateFarApart([[0, 1]], extents);
+}"""
+
+
+@pytest.mark.parametrize(("gap", "groups"), [(0.95, [[0, 1]]), (1.01, [[0], [1]]), (3, [[0], [1]])])
+def test_far_apart_means_a_gap_of_at_least_far_gap(desktop, gap: float, groups) -> None:
+    page, _ = desktop
+    assert page.evaluate(FAR_APART, [gap]) == groups
