@@ -232,3 +232,56 @@ def number_report(rows: list[tuple]) -> dict:
             {"source": r[0], "gap": r[1], "read": r[5], "true": r[6]} for r in rows if not r[3]
         ][:20],
     }
+
+
+def time_numbers(model_path: Path, x_test: np.ndarray, y_test: np.ndarray, runs: int = 200) -> dict:
+    """Server time for one 6-digit number, in process: the PNG the page sends, decoded,
+    segmented, preprocessed and read by the model (serving.predictions.predict), in ms."""
+    import io
+    import time
+
+    from serving.model import DigitModel
+    from serving.predictions import PredictionRequest, predict
+
+    model = DigitModel.load(model_path)
+    rng = np.random.default_rng(SEED)
+    result = {}
+    for kind in ("wide", "touching"):
+        times = []
+        for i in range(runs):
+            if i % 20 == 0:
+                canvas, _, _ = make_number("strokes", kind, 6, rng, (x_test, y_test))
+                buffer = io.BytesIO()
+                canvas.save(buffer, format="PNG")
+                request = PredictionRequest([buffer.getvalue()], mode="number")
+            start = time.perf_counter()
+            predict(request, model, 4_000_000, 12)
+            times.append(time.perf_counter() - start)
+        result[kind] = {
+            "p50_ms": round(1000 * float(np.median(times)), 2),
+            "p90_ms": round(1000 * float(np.percentile(times, 90)), 2),
+        }
+    return result
+
+
+def main() -> None:
+    """python -m training.numbers: the number test set's table and a 6-digit number's time."""
+    import argparse
+    import json
+
+    from serving.contract import MODEL_FILE
+    from training.data import load
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--data", type=Path, help="mnist.npz (else $MNIST_PATH or download)")
+    parser.add_argument("--model", type=Path, default=Path("artifacts") / MODEL_FILE)
+    parser.add_argument("--per-cell", type=int, default=PER_CELL)
+    args = parser.parse_args()
+    data = load(args.data)
+    report = evaluate_numbers(args.model, data.x_test, data.y_test, args.per_cell)
+    report["latency_6_digits"] = time_numbers(args.model, data.x_test, data.y_test)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
