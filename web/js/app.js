@@ -5,6 +5,7 @@ import { dataUrl, health } from "./client.js";
 import { FeedbackControl } from "./feedback.js";
 import { entryFor, History, HistoryView } from "./history.js";
 import { installServiceWorker } from "./install.js";
+import { flushOutbox } from "./outbox.js";
 import { LiveRecognition, readDigit } from "./live.js";
 import { ModeSwitch } from "./mode.js";
 import { NumberReader } from "./numbers.js";
@@ -37,6 +38,8 @@ pad.addEventListener("change", () => {
   if (pad.isEmpty) drawingId = null;
 });
 live.addEventListener("empty", () => feedback.hide());
+// The server answers again: whatever feedback waited for it can go now.
+live.addEventListener("answer", (e) => e.detail.result.source !== "device" && flushOutbox());
 live.addEventListener("answer", async (e) => {
   const answer = e.detail;
   if (answer.mode === "number") numbers.show(answer.result, answer.groups, answer.extents, pad.aspect);

@@ -13,7 +13,7 @@ const RETRY_MAX_MS = 60000;
 let retryDelay = RETRY_MIN_MS;
 let retryTimer = null;
 let flushing = null;
-const inFlight = new Set(); // keys being sent from this page right now
+const inFlight = new Map(); // key -> the promise of its POST, while it is being sent
 
 /**
  * Send one piece of feedback, or queue it if the server cannot be reached.
@@ -78,16 +78,19 @@ async function drain() {
   retryDelay = RETRY_MIN_MS;
 }
 
-/** POST one item; once the server has answered for good, take it out of the queue. */
-async function send(item) {
-  inFlight.add(item.key);
-  try {
-    const outcome = await post(item);
-    if (outcome.status !== "offline") await store((s) => s.delete(item.key)).catch(() => {});
-    return outcome;
-  } finally {
-    inFlight.delete(item.key);
+/** POST one item (or join the POST already under way for it); once the server has answered
+ * for good, take it out of the queue. */
+function send(item) {
+  if (!inFlight.has(item.key)) {
+    const sending = post(item)
+      .then(async (outcome) => {
+        if (outcome.status !== "offline") await store((s) => s.delete(item.key)).catch(() => {});
+        return outcome;
+      })
+      .finally(() => inFlight.delete(item.key));
+    inFlight.set(item.key, sending);
   }
+  return inFlight.get(item.key);
 }
 
 /** One POST. "offline" covers no network, timeouts, 429 and 5xx: worth retrying later. */
