@@ -73,6 +73,7 @@ def test_history_lists_answers_keeps_them_across_reloads_and_deletes(desktop) ->
 
     page.get_by_role("button", name="Delete all").click()
     expect(page.locator(ROWS)).to_have_count(0)
+    expect(page.locator("#history-title")).to_be_focused()
     expect(page.locator("#history-empty")).to_be_visible()
     page.reload()
     expect(page.locator(ROWS)).to_have_count(0)

@@ -137,7 +137,10 @@ export class HistoryView {
     this.#list = root.querySelector("#history-list");
     this.#empty = root.querySelector("#history-empty");
     this.#count = root.querySelector("#history-count");
-    root.querySelector("#history-clear").addEventListener("click", () => history.clear());
+    root.querySelector("#history-clear").addEventListener("click", () => {
+      history.clear();
+      root.querySelector("h2").focus(); // the button is disabled now: keep focus in the panel
+    });
     root.querySelector("#history-csv").addEventListener("click", () =>
       download(toCsv(history.entries), "text/csv", "csv"),
     );
