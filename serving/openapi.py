@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from serving.answers import MESSAGES
 from serving.contract import CLASS_NAMES, IMAGE_SIZE
-from serving.predictions import IMAGE_TYPES
+from serving.predictions import IMAGE_TYPES, MODES
 
 DOCS_PAGE = StaticFiles(directory=Path(__file__).resolve().parent / "docs", html=True)
 """/docs: a small page of our own (no CDN, within the CSP) that renders /openapi.json."""
@@ -60,10 +60,18 @@ INCLUDE_INPUT = {
     "description": f"Also return the {IMAGE_SIZE}x{IMAGE_SIZE} input the model saw, as `input`.",
 }
 
+MODE = {
+    "type": "string",
+    "enum": list(MODES),
+    "default": "digit",
+    "description": "`digit`: one digit per image. `number`: a whole number per image, split "
+    "into digits (at most MAX_DIGITS, 12 by default), each with its box.",
+}
+
 SCHEMAS: dict[str, dict] = {
     "ImageRequest": {
         "type": "object",
-        "properties": {"image": IMAGE, "include_input": INCLUDE_INPUT},
+        "properties": {"image": IMAGE, "include_input": INCLUDE_INPUT, "mode": MODE},
         "required": ["image"],
         "not": {"required": ["images"]},
     },
@@ -72,6 +80,7 @@ SCHEMAS: dict[str, dict] = {
         "properties": {
             "images": {"type": "array", "items": IMAGE, "minItems": 1, "maxItems": "MAX_BATCH"},
             "include_input": INCLUDE_INPUT,
+            "mode": MODE,
         },
         "required": ["images"],
         "not": {"required": ["image"]},
@@ -115,6 +124,57 @@ SCHEMAS: dict[str, dict] = {
         },
         "required": ["digit", "confidence", "probabilities", "blank", "model_version"],
     },
+    "NumberDigit": {
+        "type": "object",
+        "description": "One part of a number: a digit as in single-digit mode (a null digit "
+        "with a reason when the part is not a digit), and where it is.",
+        "properties": {
+            "digit": {"type": ["integer", "null"], "minimum": 0, "maximum": 9},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "probabilities": ref("Probabilities"),
+            "box": {
+                "type": "array",
+                "description": "x0, y0, x1, y1 (x1, y1 exclusive) of the part's ink, in the "
+                "pixels of the image sent.",
+                "items": {"type": "integer", "minimum": 0},
+                "minItems": 4,
+                "maxItems": 4,
+            },
+            "reason": {"type": "string", "enum": sorted(MESSAGES)},
+            "message": {"type": "string"},
+            "input": {"description": "Only with include_input, as in Answer."},
+        },
+        "required": ["digit", "confidence", "probabilities", "box"],
+    },
+    "NumberAnswer": {
+        "type": "object",
+        "description": "The answer in number mode: the digits left to right.",
+        "properties": {
+            "number": {
+                "type": ["string", "null"],
+                "pattern": "^[0-9]+$",
+                "description": "The digits read, left to right; null when the image is blank "
+                "or a part is not a digit.",
+            },
+            "digits": {"type": "array", "items": ref("NumberDigit"), "maxItems": 64},
+            "confidence": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "The product of the digits' confidences; 0 with no number.",
+            },
+            "blank": {"type": "boolean"},
+            "reason": {"type": "string", "enum": sorted(MESSAGES)},
+            "message": {"type": "string"},
+            "model_version": {"type": "string"},
+        },
+        "required": ["number", "digits", "confidence", "blank", "model_version"],
+    },
+    "NumberPrediction": {
+        "allOf": [ref("NumberAnswer")],
+        "properties": {"request_id": {"$ref": "#/components/schemas/RequestId"}},
+        "required": ["request_id"],
+    },
     "Prediction": {
         "allOf": [ref("Answer")],
         "properties": {"request_id": {"$ref": "#/components/schemas/RequestId"}},
@@ -123,7 +183,10 @@ SCHEMAS: dict[str, dict] = {
     "BatchPrediction": {
         "type": "object",
         "properties": {
-            "predictions": {"type": "array", "items": ref("Answer")},
+            "predictions": {
+                "type": "array",
+                "items": {"oneOf": [ref("Answer"), ref("NumberAnswer")]},
+            },
             "request_id": ref("RequestId"),
         },
         "required": ["predictions", "request_id"],
@@ -224,6 +287,13 @@ PATHS: dict[str, dict] = {
                     "in JSON; anything else is a 400.",
                 },
                 {
+                    "name": "mode",
+                    "in": "query",
+                    "schema": MODE,
+                    "description": "For raw and multipart bodies (JSON may say `mode` "
+                    "itself): `digit` or `number`; anything else is a 400.",
+                },
+                {
                     "name": "X-Request-ID",
                     "in": "header",
                     "schema": {"type": "string"},
@@ -253,12 +323,19 @@ PATHS: dict[str, dict] = {
             "responses": {
                 "200": response(
                     'One answer, or {"predictions": [...]} for a batch.',
-                    {"oneOf": [ref("Prediction"), ref("BatchPrediction")]},
+                    {
+                        "oneOf": [
+                            ref("Prediction"),
+                            ref("NumberPrediction"),
+                            ref("BatchPrediction"),
+                        ]
+                    },
                 ),
                 "400": error(
                     "Malformed JSON, no image or images (or both), an image that is not a "
                     "non-empty base64 string, bytes that are not an image, an empty or too "
-                    "large batch, or include_input not true/false."
+                    "large batch, include_input not true/false, a mode other than digit or "
+                    "number, or more than MAX_DIGITS digits in number mode."
                 ),
                 "405": error("A method other than POST."),
                 "408": error("The body did not arrive within CLIENT_TIMEOUT."),

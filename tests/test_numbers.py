@@ -218,3 +218,23 @@ def test_evaluate_numbers_reports_exact_accuracy_by_gap_and_length(settings):
         assert 0.0 <= share["exact"] <= 1.0 and 0.0 <= share["split"] <= 1.0
     # Digits a clear gap apart are split right nearly always, whatever the model reads.
     assert report["by_gap"]["wide"]["split"] >= 0.85
+
+
+def test_number_answers_are_described_by_the_openapi_document(client, year):
+    """Single, batch and non-digit number answers all validate against /openapi.json."""
+    import jsonschema
+
+    spec = client.get("/openapi.json").json()
+    schema = spec["paths"]["/predict"]["post"]["responses"]["200"]["content"]
+    root = {**schema["application/json"]["schema"], "components": spec["components"]}
+    blob, _ = number_canvas("17", seed=4)
+    ImageDraw.Draw(blob).rectangle((700, 90, 790, 180), fill=0)
+    bodies = [
+        {"image": b64(year[0]), "mode": "number", "include_input": True},
+        {"images": [b64(year[0]), b64(png(blob))], "mode": "number"},
+        {"image": b64(png(Image.new("L", NUMBER_CANVAS, 255))), "mode": "number"},
+    ]
+    for body in bodies:
+        answer = client.post("/predict", json=body).json()
+        jsonschema.validate(answer, root, cls=jsonschema.Draft202012Validator)
+    assert "mode" in str(spec["paths"]["/predict"]["post"]["parameters"])
