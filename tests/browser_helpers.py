@@ -8,6 +8,8 @@ fixtures are in browser_fixtures.py.
 import math
 import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from playwright.sync_api import (
@@ -15,7 +17,9 @@ from playwright.sync_api import (
     CDPSession,
     Page,
     Request,
+    Route,
     expect,
+    sync_playwright,
 )
 
 from bench.server import REPO_ROOT, start_server, stop_server, wait_ready
@@ -292,6 +296,34 @@ class Watch:
         assert errors == [], f"console errors: {errors}"
         foreign = [r.url for r in self.requests if not r.url.startswith(self.origin)]
         assert foreign == [], f"requests to other hosts: {foreign}"
+
+
+MODULES_ORIGIN = "http://modules.test"
+"""A made-up origin where web_modules_page serves web/'s files."""
+
+_CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm"}
+
+
+def _serve_web_file(route: Route) -> None:
+    path = urlsplit(route.request.url).path
+    file = REPO_ROOT / "web" / path.lstrip("/")
+    if path == "/" or not file.is_file():
+        route.fulfill(content_type="text/html", body="<!doctype html><title>modules</title>")
+        return
+    route.fulfill(content_type=_CONTENT_TYPES.get(file.suffix), body=file.read_bytes())
+
+
+@contextmanager
+def web_modules_page() -> Iterator[Page]:
+    """A blank page whose origin serves web/'s files, for testing the page's JavaScript
+    modules (`await import("/js/pad.js")`) in Chromium without starting the app."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.route(f"{MODULES_ORIGIN}/**", _serve_web_file)
+        page.goto(f"{MODULES_ORIGIN}/")
+        yield page
+        browser.close()
 
 
 def open_page(browser: Browser, server: AppServer, **context_options) -> tuple[Page, Watch]:

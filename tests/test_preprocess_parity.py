@@ -17,17 +17,16 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Page
 
 from serving import contract, preprocess
-from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS
+from tests.browser_helpers import web_modules_page
 from tests.mnist_data import mnist_path
 from training import strokes
 from training.canvas import CANVAS_SIZE, draw_on_canvas
 
 REPO = Path(__file__).resolve().parents[1]
 WEB = REPO / "web"
-ORIGIN = "http://parity.test"
 MNIST_CANVASES = 2_500
 STYLE_ROUNDS = 12  # drawings of every style of every digit
 SEED = 20261125
@@ -39,29 +38,12 @@ matrix-product Lanczos of serving/preprocess.py; 2.4e-7 against Pillow's own res
 
 MIN_ARGMAX_AGREEMENT = 0.999
 
-CONTENT_TYPES = {".js": "text/javascript", ".html": "text/html"}
-
-
-def _serve_web(route: Route) -> None:
-    """The web/ files at a made-up origin: the test needs no server, only the modules."""
-    path = route.request.url.removeprefix(ORIGIN).split("?")[0]
-    file = (WEB / path.lstrip("/")) if path != "/" else None
-    if file is None or not file.is_file():
-        route.fulfill(content_type="text/html", body="<!doctype html><title>parity</title>")
-        return
-    route.fulfill(content_type=CONTENT_TYPES.get(file.suffix), body=file.read_bytes())
-
 
 @pytest.fixture(scope="module")
 def page() -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.route(f"{ORIGIN}/**", _serve_web)
-        page.goto(f"{ORIGIN}/")
+    with web_modules_page() as page:
         page.evaluate("async () => { window.pre = await import('/js/preprocess.js'); }")
         yield page
-        browser.close()
 
 
 _RUN_BATCH = """
