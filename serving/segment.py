@@ -193,6 +193,11 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
         return Reading([], [], 1)
     height = typical_height(pieces)
     groups = merge(pieces, height, None if max_parts is None else 3 * max_parts)
+    if max_parts is not None:
+        # Before any crop is made: a scribble as wide as 40 digits costs nothing more.
+        least = sum(1 if g.width <= SPLIT_WIDTH * height else _count(g, height) for g in groups)
+        if least > max_parts:
+            raise TooManyParts(least)
     crops: list[DigitCrop | None] = []
     edges: list[tuple[int, int, int, float, float]] = []
 
@@ -418,6 +423,11 @@ def _union(a: _Piece, b: _Piece) -> _Piece:
     )
 
 
+def _count(piece: _Piece, height: float) -> int:
+    """How many digits a piece too wide for one holds, by its width."""
+    return max(2, round(piece.width / (DIGIT_WIDTH * height)))
+
+
 def _profile(labels: np.ndarray, piece: _Piece) -> np.ndarray:
     """What a vertical cut costs at each column of the piece: the ink links it would sever
     (pixels of column c-1 touching pixels of column c, 8-connected).
@@ -444,7 +454,7 @@ def _cut_points(
     if piece.width <= CONSIDER_SPLIT * own or piece.height < TALL * height:
         return whole, [piece.x0, piece.x1]
     profile = _profile(labels, piece)
-    count = max(2, round(piece.width / (DIGIT_WIDTH * height)))
+    count = _count(piece, height)
     cuts = [piece.x0 + c for c in _cuts(profile, count)]
     # Both the whole and the cut piece are plain readings, unless it is too wide to be one.
     default = set(pairwise([piece.x0, *cuts, piece.x1]))

@@ -174,3 +174,12 @@ def test_too_many_parts_is_refused_early():
     with pytest.raises(TooManyParts):
         segment(ink_of(draw(strokes, pen=8)), max_parts=12)
     assert len(segment(ink_of(draw(strokes, pen=8)))) == 30
+
+
+def test_a_scribble_wider_than_the_limit_is_refused_before_any_crop_is_read():
+    """One long wavy stroke across the pad is one piece, but as wide as 20 digits."""
+    x = np.linspace(10, 830, 400)
+    wave = np.stack([x, 140 + 25 * np.sin(x / 6)], axis=1)
+    ink = ink_of(draw([wave], pen=6))
+    with pytest.raises(TooManyParts):
+        segment(ink, max_parts=12)
