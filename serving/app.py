@@ -141,6 +141,17 @@ async def service_worker(request: Request) -> Response:
     return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
+async def runtime_file(request: Request) -> Response:
+    """A file of the offline runtime (onnxruntime-web), gzipped for clients that take gzip."""
+    name = f"{shell.RUNTIME_DIR}/{request.url.path.split(f'/{shell.RUNTIME_DIR}/', 1)[1]}"
+    gzip_ok = "gzip" in request.headers.get("accept-encoding", "")
+    work = functools.partial(shell.runtime_file, request.state.settings.web_dir, name, gzip_ok)
+    body, headers = await anyio.to_thread.run_sync(work)
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, headers=headers)
+
+
 async def feedback(request: Request) -> Response:
     """Store a user's correction (or confirmation) of an answer: 201 with its id."""
     state, settings = request.state, request.state.settings
@@ -318,7 +329,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     web = StaticFiles(directory=settings.web_dir, html=True, check_dir=False)
     return Starlette(
-        routes=[*API_ROUTES, Mount("/docs", DOCS_PAGE, name="docs"), Mount("/", web, name="web")],
+        routes=[
+            *API_ROUTES,
+            *(Route(f"/{name}", runtime_file) for name in shell.runtime_files(settings.web_dir)),
+            Mount("/docs", DOCS_PAGE, name="docs"),
+            Mount("/", web, name="web"),
+        ],
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

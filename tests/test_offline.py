@@ -90,6 +90,24 @@ def test_service_worker_caches_the_shell_and_runtime_but_no_api(client) -> None:
     assert not any(f.startswith(api) for f in shell_files + manifest["runtime"]["files"])
 
 
+def test_runtime_is_gzipped_for_clients_that_take_it(client) -> None:
+    wasm = "/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm"
+    plain = client.get(wasm, headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    assert plain.content == (VENDOR / "ort-wasm-simd-threaded.wasm").read_bytes()
+    assert plain.headers["content-type"] == "application/wasm"
+    gzipped = client.get(wasm, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert gzipped.headers["content-encoding"] == "gzip"
+    assert int(gzipped.headers["content-length"]) < len(plain.content) / 3
+    assert gzipped.content == plain.content  # httpx undoes the gzip
+    assert gzipped.headers["vary"] == "Accept-Encoding"
+    again = client.get(wasm, headers={"If-None-Match": plain.headers["etag"]})
+    assert again.status_code == 304
+    module = client.get("/vendor/onnxruntime-web/ort.wasm.min.mjs")
+    assert module.headers["content-type"] == "text/javascript"
+    assert client.get("/vendor/onnxruntime-web/LICENSE").status_code == 200  # still served
+
+
 def test_the_cache_version_changes_with_any_shell_file(tmp_path: Path) -> None:
     web = tmp_path / "web"
     shutil.copytree(WEB, web, ignore=shutil.ignore_patterns("vendor"))
