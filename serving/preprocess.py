@@ -25,6 +25,8 @@ checks 1e-5 against arrays committed before this change).
 """
 
 import io
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
@@ -46,10 +48,10 @@ to the eye of a 20-pixel box, and the hot path stays fast for high-DPI canvases.
 LANCZOS_SUPPORT = 3.0
 """Pillow's Lanczos filter is sinc(x) * sinc(x / 3) on -3 <= x < 3."""
 
-WEIGHT_CACHE_SIZE = 128
-"""Lanczos matrices kept for reuse, keyed by (input side, output side). One is at most
-20 x 1119 float64 (179 KB), so the cache stays under 23 MB whatever clients send; the
-page's boxes (sides up to 280) need 45 KB at most."""
+WEIGHT_CACHE_BYTES = 16_000_000
+"""Memory for Lanczos matrices kept for reuse, keyed by (input side, output side). The
+page's boxes need at most 45 KB each (20 x 280 float64), so hundreds fit and nearly every
+request finds its two; a miss costs about 80 us. The budget holds whatever clients send."""
 
 SIXTEEN_BIT_MODES = frozenset(("I;16", "I;16B", "I;16L", "I;16N", "I"))
 """Pillow modes of 16-bit greyscale pictures (a 16-bit PNG opens as I;16)."""
@@ -271,7 +273,7 @@ def lanczos_resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Pillow's resize(LANCZOS) of a float32 image, as two matrix products.
 
     Pillow resamples an "F" image horizontally, stores float32, then vertically, summing
-    in double precision with the coefficients of `_lanczos_weights`. The same products in
+    in double precision with the coefficients of `_compute_lanczos_weights`. The same products in
     float64 differ only in summation order: at most a unit in float32's last place. The
     image may come as float64 holding float32 values (the hot path does, to save a copy).
     """
@@ -284,8 +286,33 @@ def lanczos_resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return pixels.astype(np.float32)
 
 
-@lru_cache(maxsize=WEIGHT_CACHE_SIZE)
-def _lanczos_weights(in_size: int, out_size: int) -> np.ndarray:
+class _WeightCache:
+    """Lanczos matrices, the least recently used dropped first, within a byte budget."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._matrices: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # workers may preprocess on more than one thread
+
+    def __call__(self, in_size: int, out_size: int) -> np.ndarray:
+        key = (in_size, out_size)
+        with self._lock:
+            weights = self._matrices.get(key)
+            if weights is not None:
+                self._matrices.move_to_end(key)
+                return weights
+        weights = _compute_lanczos_weights(in_size, out_size)
+        with self._lock:
+            if key not in self._matrices and weights.nbytes <= self.budget:
+                self._matrices[key] = weights
+                self.used += weights.nbytes
+                while self.used > self.budget:
+                    self.used -= self._matrices.popitem(last=False)[1].nbytes
+        return weights
+
+
+def _compute_lanczos_weights(in_size: int, out_size: int) -> np.ndarray:
     """The (out_size, in_size) matrix of Pillow's Lanczos coefficients (precompute_coeffs).
 
     Each output pixel weighs a window of at most 2 * ceil(support) + 1 inputs; only those
@@ -308,6 +335,9 @@ def _lanczos_weights(in_size: int, out_size: int) -> np.ndarray:
     weights[rows[window], columns[window]] = band[window]
     weights.flags.writeable = False
     return weights
+
+
+_lanczos_weights = _WeightCache(WEIGHT_CACHE_BYTES)
 
 
 def _centre_by_mass(fitted: np.ndarray) -> np.ndarray:

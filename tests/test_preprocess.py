@@ -12,7 +12,9 @@ from bench.page_canvases import load as load_page_canvases
 from bench.server import REPO_ROOT
 from serving.contract import INPUT_NAME, MODEL_FILE
 from serving.preprocess import (
+    _compute_lanczos_weights,
     _strength_of_levels,
+    _WeightCache,
     canvas_to_input,
     decode_image,
     lanczos_resize,
@@ -186,3 +188,13 @@ def test_lanczos_resize_is_pillows(height, width, out_height, out_width, seed):
     np.testing.assert_allclose(
         lanczos_resize(image, out_width, out_height), pillow, rtol=0, atol=1e-6
     )
+
+
+def test_the_lanczos_cache_stays_within_its_budget_and_keeps_recent_matrices():
+    cache = _WeightCache(budget=200_000)
+    for side in range(100, 1120, 7):  # what a client sending every size could make it hold
+        cache(side, 20)
+        assert cache.used <= cache.budget
+    recent = cache(1114, 20)
+    assert cache(1114, 20) is recent  # kept, not computed again
+    np.testing.assert_array_equal(recent, _compute_lanczos_weights(1114, 20))
