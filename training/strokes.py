@@ -21,6 +21,8 @@ from serving.preprocess import canvas_to_input
 from training.canvas import Stroke, render_strokes, smooth
 
 Glyph = list[Stroke]
+Style = Glyph | Callable[[np.random.Generator], Glyph]
+"""A fixed template, or a function that draws a fresh one (a flag at a random angle)."""
 
 
 def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> Stroke:
@@ -38,33 +40,64 @@ def joined(*parts: Stroke) -> Stroke:
     return np.concatenate(parts)
 
 
+def european_one(foot: bool) -> Callable[[np.random.Generator], Glyph]:
+    """A 1 whose flag comes up from the lower left at 25-65 degrees, 0.2-0.6 of the stem long,
+    as it is taught across continental Europe; with or without a foot."""
+
+    def draw(rng: np.random.Generator) -> Glyph:
+        top = np.array([0.56, 0.03])
+        angle = np.radians(rng.uniform(25, 65))
+        flag = top + rng.uniform(0.2, 0.6) * np.array([-np.cos(angle), np.sin(angle)])
+        strokes = [np.stack([flag, top, [0.56, 0.97]])]
+        if foot:
+            half = rng.uniform(0.18, 0.35)
+            strokes.append(line((0.56 - half, 0.97), (0.56 + half, 0.97)))
+        return strokes
+
+    return draw
+
+
+def slashed_zero(rx_low: float, rx_high: float) -> Callable[[np.random.Generator], Glyph]:
+    """An oval crossed by a slash at 15-60 degrees from the vertical (or near 0: phi), often
+    longer than the oval."""
+
+    def draw(rng: np.random.Generator) -> Glyph:
+        ry = rng.uniform(0.36, 0.46)
+        tilt = np.radians(rng.uniform(15, 60) if rng.random() < 0.8 else rng.uniform(0, 8))
+        half = ry * rng.uniform(0.95, 1.45)
+        reach = half * np.array([np.sin(tilt), -np.cos(tilt)])
+        centre = np.array([0.5, 0.5])
+        return [
+            arc(0.5, 0.5, rng.uniform(rx_low, rx_high), ry, -90, rng.uniform(350, 380)),
+            np.stack([centre + reach, centre - reach]),
+        ]
+
+    return draw
+
+
 def figure_eight() -> Stroke:
     t = np.linspace(0, 2 * np.pi, 48)
     return np.stack([0.5 + 0.34 * np.sin(2 * t), 0.5 - 0.46 * np.cos(t)], axis=1)
 
 
 # Each style is one way of writing the digit, in a unit box (x, y in 0..1, y down).
-TEMPLATES: dict[int, dict[str, Glyph]] = {
+TEMPLATES: dict[int, dict[str, Style]] = {
     0: {
         "oval": [arc(0.5, 0.5, 0.32, 0.46, -90, 275)],
         "round": [arc(0.5, 0.5, 0.42, 0.46, -100, 265)],
         "open top": [arc(0.5, 0.52, 0.34, 0.45, -70, 235)],
-        "slashed": [arc(0.5, 0.5, 0.3, 0.44, -90, 275), line((0.82, 0.0), (0.18, 1.0))],
-        "long slash": [arc(0.5, 0.5, 0.28, 0.4, -90, 275), line((0.92, -0.08), (0.1, 1.08))],
+        "slashed narrow": slashed_zero(0.2, 0.32),
+        "slashed round": slashed_zero(0.3, 0.42),
         "phi": [arc(0.5, 0.5, 0.32, 0.36, -90, 275), line((0.5, -0.05), (0.5, 1.05))],
     },
     1: {
         "bar": [line((0.5, 0.03), (0.5, 0.97))],
         "short flag": [line((0.3, 0.22), (0.55, 0.03), (0.55, 0.97))],
-        "long flag": [line((0.12, 0.45), (0.58, 0.03), (0.58, 0.97))],
-        "steep flag": [line((0.3, 0.5), (0.55, 0.03), (0.55, 0.97))],
+        "european flag": european_one(foot=False),
+        "european flag and foot": european_one(foot=True),
         "flag and foot": [
             line((0.22, 0.3), (0.55, 0.03), (0.55, 0.95)),
             line((0.22, 0.96), (0.88, 0.96)),
-        ],
-        "long flag and foot": [
-            line((0.1, 0.42), (0.56, 0.03), (0.56, 0.95)),
-            line((0.25, 0.96), (0.85, 0.96)),
         ],
     },
     2: {
@@ -213,9 +246,10 @@ def overshoot(stroke: Stroke, rng: np.random.Generator, amount: float) -> Stroke
     return np.concatenate([stroke, stroke[-1:] + direction / norm * extra])
 
 
-def writer_glyph(template: Glyph, rng: np.random.Generator, steadiness: float = 1.0) -> Glyph:
+def writer_glyph(style: Style, rng: np.random.Generator, steadiness: float = 1.0) -> Glyph:
     """One writer's rendition of a style: slanted, rotated, stretched, shaken, overshot, and
     with each detached stroke placed a little off where the template puts it."""
+    template = style(rng) if callable(style) else style
     angle = np.radians(rng.uniform(-12, 12))
     shear = rng.uniform(-0.35, 0.15)  # most people slant forward
     stretch = rng.uniform(0.7, 1.25)
@@ -243,8 +277,8 @@ def place_on_canvas(
     return [stroke * scale + offset for stroke in glyph]
 
 
-def draw_glyph(template: Glyph, rng: np.random.Generator, canvas_size: int = 140) -> Image.Image:
-    """A canvas image of one template by a random writer, with a random size and pen width."""
+def draw_glyph(template: Style, rng: np.random.Generator, canvas_size: int = 140) -> Image.Image:
+    """A canvas image of one style by a random writer, with a random size and pen width."""
     glyph = writer_glyph(template, rng)
     height = rng.uniform(0.45, 0.9) * canvas_size
     width = rng.uniform(0.06, 0.18) * height
@@ -257,10 +291,10 @@ def draw_digit(label: int, style: str, rng: np.random.Generator, canvas_size: in
 
 
 def generate(
-    kinds: dict[int, dict[str, Glyph]],
+    kinds: dict[int, dict[str, Style]],
     per_label: int,
     seed: int,
-    draw: Callable[[Glyph, np.random.Generator], Image.Image] = draw_glyph,
+    draw: Callable[[Style, np.random.Generator], Image.Image] = draw_glyph,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`per_label` drawings of each label, its styles taking turns, preprocessed exactly as the
     server would: (N, 28, 28) float32 and (N,) uint8."""
