@@ -55,6 +55,9 @@ CONSIDER_SPLIT = 1.05
 MIN_PART = 0.06
 """No cut is tried closer than this many digit heights to a piece's edge."""
 
+MAX_SPAN = 3
+"""A part is tried across at most this many neighbouring candidate cuts' intervals."""
+
 MAX_PART = 1.2
 """A part wider than this many digit heights is not tried as one digit (unless whole)."""
 
@@ -223,7 +226,7 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
                 right = bounds[j]
                 if (left, right) in default:
                     add(first + i, first + j, group, left, right, 0.0)
-                elif right - left <= MAX_PART * height:
+                elif j - i <= MAX_SPAN and right - left <= MAX_PART * height:
                     add(first + i, first + j, group, left, right, ALTERNATIVE)
         node = first + len(bounds) - 1
         ends.append((first, node))
@@ -461,7 +464,12 @@ def _cut_points(
     if piece.width <= SPLIT_WIDTH * height:
         default |= whole
     more = _cuts(profile, count + 1) + _deepest(profile, height, count + 1)
-    return default, sorted({piece.x0, piece.x1, *cuts, *(piece.x0 + c for c in more)})
+    # Near-duplicate cuts would only multiply the crops: keep one of each, the plain one first.
+    bounds = [piece.x0, piece.x1, *cuts]
+    for c in sorted(piece.x0 + c for c in more):
+        if all(abs(c - b) >= MIN_PART * height for b in bounds):
+            bounds.append(c)
+    return default, sorted(bounds)
 
 
 def _deepest(profile: np.ndarray, height: float, count: int) -> list[int]:
@@ -537,20 +545,30 @@ def _crop(
     right: int,
 ) -> DigitCrop | None:
     """The ink of one part at full resolution, with the part's box in original pixels."""
-    region = np.isin(labels[piece.y0 : piece.y1, left:right], list(piece.labels))
+    window_labels = labels[piece.y0 : piece.y1, left:right]
+    if len(piece.labels) == 1:
+        region = window_labels == next(iter(piece.labels))
+    else:
+        region = np.isin(window_labels, list(piece.labels))
     if (left, right) != (piece.x0, piece.x1):
         region = _drop_scraps(region)
     rows = np.flatnonzero(region.any(axis=1))
     cols = np.flatnonzero(region.any(axis=0))
     if rows.size == 0:
         return None
-    region = region[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    inside = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    region = region[inside]
     top, left = (piece.y0 + rows[0]) * factor, (left + cols[0]) * factor
-    full = np.repeat(np.repeat(region, factor, axis=0), factor, axis=1)
-    window = ink[top : top + full.shape[0], left : left + full.shape[1]]
-    digit = np.where(full[: window.shape[0], : window.shape[1]], window, 0.0)
-    ink_rows = np.flatnonzero((digit >= INK_THRESHOLD).any(axis=1))
-    ink_cols = np.flatnonzero((digit >= INK_THRESHOLD).any(axis=0))
+    bottom, right = top + region.shape[0] * factor, left + region.shape[1] * factor
+    window = ink[top:bottom, left:right]
+    if np.array_equal(region, window_labels[inside] > 0):
+        digit = window  # no other part's ink in the box: nothing to blank (the usual case)
+    else:
+        full = np.repeat(np.repeat(region, factor, axis=0), factor, axis=1)
+        digit = np.where(full[: window.shape[0], : window.shape[1]], window, 0.0)
+    strong = digit >= INK_THRESHOLD
+    ink_rows = np.flatnonzero(strong.any(axis=1))
+    ink_cols = np.flatnonzero(strong.any(axis=0))
     if ink_rows.size == 0:
         return None
     digit = digit[ink_rows[0] : ink_rows[-1] + 1, ink_cols[0] : ink_cols[-1] + 1]
