@@ -22,6 +22,9 @@ NUMBER_MESSAGES: dict[str, str] = {
 """What the number as a whole says when one of its digits is not read."""
 
 
+SURENESS_WEIGHT = 0.5
+"""Weight of the model's confidence in the named digit in a part's score (see reading_scores)."""
+
 REJECTED_SCORE = -5.0
 """A candidate the judge rejects (not a digit) counts as this much less sure, so that a
 reading made of digits wins whenever there is one."""
@@ -71,11 +74,7 @@ def number_answer(
     if not parts.inputs:
         return blank_number(version)
     reasons = [judge(image, p) for image, p in zip(parts.inputs, probabilities, strict=True)]
-    sureness = probabilities[:, :DIGIT_CLASSES].max(axis=1)
-    scores = np.log(np.maximum(sureness, 1e-6)) + np.array(
-        [0.0 if r is None else REJECTED_SCORE for r in reasons]
-    )
-    path = best_path(parts.reading, scores)
+    path = best_path(parts.reading, reading_scores(probabilities, reasons))
     if len(path) > max_digits:
         raise _too_many(len(path), max_digits)
     digits = []
@@ -99,6 +98,21 @@ def number_answer(
         answer["reason"] = unread[0]["reason"]
         answer["message"] = NUMBER_MESSAGES.get(answer["reason"], unread[0]["message"])
     return answer
+
+
+def reading_scores(probabilities: np.ndarray, reasons: list[str | None]) -> np.ndarray:
+    """How much each candidate part counts towards a reading: the log of the model's belief
+    that it is one digit (1 - "not a digit", which covers several digits drawn together),
+    plus half the log of its confidence in the digit it names given that.
+
+    The first term is what tells a pair of touching digits (the model, trained on them as
+    "not a digit", says so) from one wide digit; the confidence alone does not: a calibrated
+    model is as sure of half a 5 being a 5 as of the whole.
+    """
+    digit_mass = np.maximum(probabilities[:, :DIGIT_CLASSES].sum(axis=1), 1e-6)
+    top = np.maximum(probabilities[:, :DIGIT_CLASSES].max(axis=1), 1e-6)
+    rejected = np.array([0.0 if r is None else REJECTED_SCORE for r in reasons])
+    return np.log(digit_mass) + SURENESS_WEIGHT * np.log(top / digit_mass) + rejected
 
 
 def blank_number(version: str) -> dict:

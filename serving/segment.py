@@ -80,10 +80,6 @@ JOIN_COST = -0.3
 SHORT_COST = -1.5
 """The prior cost of reading a part shorter than TALL digit heights as a digit of its own."""
 
-WIDE_COST = 1.0
-"""The prior cost, per unit of width beyond the height, of reading a part wider than tall
-as one digit: few digits are (one MNIST digit in ten), most pairs of touching digits are."""
-
 SCRAP = 0.12
 """After a cut, ink in a part smaller than this fraction of the part's mass is the
 neighbour's, if it is not attached to the part's main piece."""
@@ -139,8 +135,7 @@ class Reading:
     """
 
     crops: list[DigitCrop]
-    edges: list[tuple[int, int, int, float, float]]
-    """(start node, end node, crop, prior with the model, prior of the geometry alone)"""
+    edges: list[tuple[int, int, int, float]]
     nodes: int
 
 
@@ -153,7 +148,7 @@ def segment(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None) -
     scribble of a thousand dots costs little).
     """
     reading = candidates(ink, scale, max_parts)
-    path = best_path(reading, np.zeros(len(reading.crops)), geometric=True)
+    path = best_path(reading, np.zeros(len(reading.crops)))
     if max_parts is not None and len(path) > max_parts:
         raise TooManyParts(len(path))
     return [reading.crops[i] for i in path]
@@ -202,19 +197,14 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
         if least > max_parts:
             raise TooManyParts(least)
     crops: list[DigitCrop | None] = []
-    edges: list[tuple[int, int, int, float, float]] = []
+    edges: list[tuple[int, int, int, float]] = []
 
     def add(start: int, end: int, piece: _Piece, left: int, right: int, prior: float) -> None:
         crop = _crop(ink, labels, factor, scale, piece, left, right)
-        shape = wide = 0.0
-        if crop is not None:
-            width, tall = crop.box[2] - crop.box[0], crop.box[3] - crop.box[1]
-            if tall < TALL * height * factor * scale:
-                shape = SHORT_COST  # no digit is that short: a scrap, a bar, a flag
-            wide = WIDE_COST * max(0.0, width / max(tall, 1) - 1.0)
+        if crop is not None and crop.box[3] - crop.box[1] < TALL * height * factor * scale:
+            prior += SHORT_COST  # no digit is that short: a scrap, a bar, a flag
         crops.append(crop)
-        # The geometry's own reading ignores how wide a part is: SPLIT_WIDTH decides that.
-        edges.append((start, end, len(crops) - 1, prior + shape - wide, prior + shape))
+        edges.append((start, end, len(crops) - 1, prior))
 
     node = 0
     ends: list[tuple[int, int]] = []  # (first node, last node) of each group
@@ -238,22 +228,22 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
     renumber = {old: new for new, old in enumerate(kept)}
     return Reading(
         [crops[i] for i in kept],
-        [(s, e, renumber[c], *priors) for s, e, c, *priors in edges if c in renumber],
+        [(s, e, renumber[c], p) for s, e, c, p in edges if c in renumber],
         node + 1,
     )
 
 
-def best_path(reading: Reading, scores: np.ndarray, geometric: bool = False) -> list[int]:
+def best_path(reading: Reading, scores: np.ndarray) -> list[int]:
     """The crops of the reading with the highest total of prior plus score, left to right.
 
-    `scores` holds one number per crop, the log of the model's confidence; with zeros and
-    `geometric`, the geometry's own reading (ties go to the fewer, wider parts).
+    `scores` holds one number per crop, from the model (serving.numbers.reading_scores);
+    zeros give the geometry's own reading (ties go to the fewer, wider parts).
     """
     best = np.full(reading.nodes, -np.inf)
     best[0] = 0.0
     came: list[tuple[int, int] | None] = [None] * reading.nodes
-    for start, end, crop, prior, plain in sorted(reading.edges):
-        total = best[start] + (plain if geometric else prior) + float(scores[crop])
+    for start, end, crop, prior in sorted(reading.edges):
+        total = best[start] + prior + float(scores[crop])
         if total > best[end]:
             best[end], came[end] = total, (start, crop)
     path, node = [], reading.nodes - 1
