@@ -1,22 +1,25 @@
 """A drawing of a number to one crop per digit, the way a person would split it.
 
-Three steps, on a boolean ink mask reduced to about 140 rows (fast, and gaps of a pixel
-or two at full size are not gaps to a reader anyway):
+On a boolean ink mask reduced to about 140 rows (fast, and a gap of a pixel or two at
+full size is no gap to a reader):
 
 1. **Components.** Ink that touches is one piece (8-connected), labelled with numpy
-   only: runs of ink in each row, joined to the overlapping runs of the next row by a
+   only: runs of ink in each row, joined to the runs they touch in the next row by a
    vectorised union-find. No scipy or OpenCV, so the serve image stays small.
-2. **Merge.** A piece that lies mostly inside another's columns belongs to it: the
-   detached bar of a 5 or a 7, the flag of a 1, the halves of an open 4. A small speck
-   next to a stroke joins it; far from everything it is dropped as noise. Two tall pieces
-   are never merged, so a 1 tucked under a 7's bar stays a 1.
-3. **Split.** A piece much wider than the digits around it holds touching or
-   overlapping digits: it is cut at the column where the least ink crosses (the minimum
-   of the column projection), near where equal-width digits would meet, and again until
-   every part has a digit's proportions. Scraps of the neighbour that the straight cut
-   leaves behind are dropped.
+2. **Merge.** A short piece mostly within another's columns belongs to it (the detached
+   bar of a 5, a 7's crossbar, a 1's flag); a speck next to a stroke joins it, and far
+   from everything it is noise. Two close pieces that together have a digit's size (a 0
+   drawn with a gap, an open 4) are offered as one digit too.
+3. **Cut.** A piece wider than its height may hold touching digits: it is offered cut
+   where the fewest ink links are severed, into as many digits as its width suggests and
+   one more, and at its thinnest places. Scraps of the neighbour left by a cut are dropped.
+4. **Choose.** candidates() returns every offered part as a crop and the ways they chain
+   left to right (a Reading); the caller scores each crop with the model, in one batched
+   run, and best_path() picks the reading with the highest total. segment() is the
+   geometry's own choice, without the model.
 
-Parts are returned left to right. Everything here is a pure function on arrays.
+count_digit_groups() and looks_like_several_digits() are the cheap test for single-digit
+mode: merging only, never cutting. Everything here is a pure function on arrays.
 """
 
 from dataclasses import dataclass
@@ -129,9 +132,8 @@ class Reading:
 
     Nodes 0..nodes-1 are places between digits; each edge (start, end, crop, prior) reads
     `crops[crop]` as the digit between them. A path from 0 to the last node is one reading.
-    The geometric best reading has prior 0 on every edge; each alternative (a piece split
-    where the geometry would keep it whole, two pieces joined that it would keep apart)
-    costs ALTERNATIVE, so the model must be clearly surer of it to choose it.
+    The geometry's own reading has prior 0 on every edge; an alternative cut costs
+    ALTERNATIVE, a join JOIN_COST, a part too short to be a digit SHORT_COST.
     """
 
     crops: list[DigitCrop]
