@@ -68,8 +68,8 @@ class FinetuneConfig:
             synthetic_per_class=20,
             nondigits=200,
             min_per_class=3,
-            suite_per_style=20,
-            suite_per_kind=20,
+            suite_per_style=40,
+            suite_per_kind=40,
         )
 
 
