@@ -245,6 +245,25 @@ def test_not_a_digit_is_said_plainly_with_no_digit_highlighted(desktop) -> None:
     expect(page.locator(".masthead .for-digit")).to_contain_text("large")
 
 
+LETTER_A = [[(0.2, 0.9), (0.5, 0.1), (0.8, 0.9)], [(0.33, 0.55), (0.67, 0.55)]]
+
+
+def test_a_letter_drawn_for_real_is_answered_not_a_digit(desktop) -> None:
+    page, _ = desktop
+    draw_with_mouse(page, LETTER_A)
+    expect(page.locator("#result")).to_have_attribute(
+        "data-state", "rejected", timeout=ANSWER_TIMEOUT_MS
+    )
+    expect(page.locator("#result")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#summary")).to_have_text(re.compile("^(Not a digit|Several digits)"))
+    expect(page.locator("#advice")).to_be_visible()
+    expect(page.locator("#bars .bar.top")).to_have_count(0)
+    expect(page.locator("#history-list .history-answer")).to_have_text(["not a digit"])
+    # A "not a digit" answer can still be corrected, but not confirmed.
+    expect(page.get_by_role("group", name="Wrong? It was")).to_be_visible()
+    expect(page.get_by_role("button", name="Right")).to_be_hidden()
+
+
 def test_phone_touch_draws_without_scrolling(browser: Browser, server: AppServer) -> None:
     page, watch = open_page(
         browser,
