@@ -58,7 +58,9 @@ def record_pointer_types(page: Page) -> JSHandle:
 def expect_answer(page: Page, digit: str) -> None:
     """The big digit, an aria-live summary, ten bars led by that digit, and the 28x28 view."""
     # Answers that came while drawing may already show the digit: wait for the final one.
-    expect(page.locator("#result")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#result")).to_have_attribute(
+        "aria-busy", "false", timeout=ANSWER_TIMEOUT_MS
+    )
     expect(page.locator("#digit")).to_have_text(digit, timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#summary")).to_contain_text(digit)
     expect(page.locator("#summary")).to_contain_text("%")
@@ -152,7 +154,9 @@ def test_recognize_button_and_enter_ask_again(desktop) -> None:
     page, watch = desktop
     draw_with_mouse(page, SEVEN)
     expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
-    expect(page.locator("#result")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#result")).to_have_attribute(
+        "aria-busy", "false", timeout=ANSWER_TIMEOUT_MS
+    )
     sent = watch.predictions()
     with page.expect_response("**/predict?include_input=true") as answer:
         page.get_by_role("button", name="Recognize").click()
@@ -254,7 +258,9 @@ def test_a_letter_drawn_for_real_is_answered_not_a_digit(desktop) -> None:
     expect(page.locator("#result")).to_have_attribute(
         "data-state", "rejected", timeout=ANSWER_TIMEOUT_MS
     )
-    expect(page.locator("#result")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#result")).to_have_attribute(
+        "aria-busy", "false", timeout=ANSWER_TIMEOUT_MS
+    )
     expect(page.locator("#summary")).to_have_text(re.compile("^(Not a digit|Several digits)"))
     expect(page.locator("#advice")).to_be_visible()
     expect(page.locator("#bars .bar.top")).to_have_count(0)

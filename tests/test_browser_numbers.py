@@ -35,7 +35,9 @@ EXPORT_HEIGHT = 280
 
 def expect_number(page: Page, text: str) -> None:
     """The number large, one box per digit over the pad, one part per digit in the list."""
-    expect(page.locator("#result")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#result")).to_have_attribute(
+        "aria-busy", "false", timeout=ANSWER_TIMEOUT_MS
+    )
     expect(page.locator("#digit")).to_have_text(text, timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#summary")).to_contain_text(text)
     expect(page.locator("#boxes .part-box")).to_have_count(len(text))
