@@ -10,7 +10,6 @@ export const LOW_CONFIDENCE = 0.6;
 const REJECTED = {
   not_a_digit: "Not a digit",
   several_digits: "Several digits, not one",
-  too_small: "Too small to read",
 };
 
 const DIGITS = Array.from({ length: 10 }, (_, d) => String(d));
