@@ -45,9 +45,8 @@ SPECK_REACH = 0.3
 """...that joins a piece within this fraction of the digit height, and is noise otherwise."""
 
 SPLIT_WIDTH = 1.5
-"""A piece wider than this many digit heights is several digits. Between CONSIDER_SPLIT
-and this, whole and cut are equally plain readings: the model decides (geometry alone
-keeps the piece whole)."""
+"""A piece wider than this many digit heights is several digits to the geometry alone;
+narrower, one. Either way the model is offered the other reading too."""
 
 DIGIT_WIDTH = 0.62
 """A digit's typical width in digit heights: where the cuts of a wide piece are sought."""
@@ -218,7 +217,9 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
                 right = bounds[j]
                 if (left, right) in default:
                     add(first + i, first + j, group, left, right, 0.0)
-                elif j - i <= MAX_SPAN and right - left <= MAX_PART * height:
+                elif (j - i <= MAX_SPAN and right - left <= MAX_PART * height) or (
+                    i == 0 and j == len(bounds) - 1
+                ):  # the whole piece is always offered: some digits are very wide
                     add(first + i, first + j, group, left, right, ALTERNATIVE)
         node = first + len(bounds) - 1
         ends.append((first, node))
@@ -451,10 +452,10 @@ def _cut_points(
     profile = _profile(labels, piece)
     count = _count(piece, height)
     cuts = [piece.x0 + c for c in _cuts(profile, count)]
-    # Both the whole and the cut piece are plain readings, unless it is too wide to be one.
-    default = set(pairwise([piece.x0, *cuts, piece.x1]))
-    if piece.width <= SPLIT_WIDTH * height:
-        default |= whole
+    # The geometry keeps a piece whole unless it is too wide to be one digit.
+    default = (
+        whole if piece.width <= SPLIT_WIDTH * height else set(pairwise([piece.x0, *cuts, piece.x1]))
+    )
     more = _cuts(profile, count + 1) + _deepest(profile, height, count + 1)
     # Near-duplicate cuts would only multiply the crops: keep one of each, the plain one first.
     bounds = [piece.x0, piece.x1, *cuts]
