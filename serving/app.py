@@ -26,7 +26,7 @@ from serving.feedback import export as feedback_rows
 from serving.feedback.submission import model_inputs, parse_submission, to_record
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.metrics import Metrics
-from serving.middleware import BodyLimitMiddleware, RequestLogMiddleware, SecurityHeadersMiddleware
+from serving.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from serving.model import DigitModel, ModelError, read_verified
 from serving.openapi import DOCS_PAGE, build_spec
 from serving.predictions import BadRequest, UnsupportedMediaType
@@ -347,7 +347,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             metrics=request_metrics,
             routes=frozenset({"/", *(route.path for route in API_ROUTES)}),
         ),
-        Middleware(SecurityHeadersMiddleware),
         *cors,
         Middleware(
             BodyLimitMiddleware,

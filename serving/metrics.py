@@ -49,6 +49,9 @@ class Metrics:
             ["digit"],
             registry=self._registry,
         )
+        # The labelled series, looked up once: labels() costs more than the increment.
+        self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self._digits: dict[int | None, Counter] = {}
         self._feedback = Counter(
             "feedback",
             "POST /feedback submissions, by outcome: stored, duplicate (a resent one), "
@@ -59,13 +62,21 @@ class Metrics:
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         """Count one finished request and file its latency."""
-        self._requests.labels(route, str(status)).inc()
-        self._latency.labels(route).observe(seconds)
+        children = self._children.get((route, status))
+        if children is None:  # routes and statuses are few: the cache stays small
+            children = (self._requests.labels(route, str(status)), self._latency.labels(route))
+            self._children[(route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_predictions(self, digits: list[int | None]) -> None:
         """Count answered digits; a blank canvas counts as "blank"."""
         for digit in digits:
-            self._predictions.labels("blank" if digit is None else str(digit)).inc()
+            child = self._digits.get(digit)
+            if child is None:  # made on first use: /metrics shows only digits seen
+                child = self._predictions.labels("blank" if digit is None else str(digit))
+                self._digits[digit] = child
+            child.inc()
 
     def observe_feedback(self, outcome: str) -> None:
         """Count one feedback submission by its outcome; never its content."""
