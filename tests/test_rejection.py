@@ -64,3 +64,32 @@ def test_every_school_style_is_read(client, style):
     answers = answers_for(client, drawings(make, 20, seed=23))
     right = sum(a["digit"] == label for a in answers)
     assert right >= 18, f"{style}: {[a['digit'] for a in answers]}"
+
+
+def side_by_side(count: int, rng: np.random.Generator) -> Image.Image:
+    """`count` suite digits written in a row with a clear gap, as on a form's boxes."""
+    styles = list(suites.STYLES.values())
+    inks = []
+    for _ in range(count):
+        _, make = styles[rng.integers(len(styles))]
+        digit = suites.render(make(rng), rng)
+        inks.append(digit.crop(Image.eval(digit, lambda v: 255 - v).getbbox()))
+    height = max(ink.height for ink in inks)
+    gap = int(rng.integers(25, 60))
+    row = Image.new("L", (sum(ink.width for ink in inks) + gap * (count + 1), height + 40), 255)
+    x = gap
+    for ink in inks:
+        row.paste(ink, (x, 20))
+        x += ink.width + gap
+    return row
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_digits_side_by_side_are_several_digits(client, count):
+    """In digit mode, a row of digits is refused with the reason that tells the user what to do."""
+    rng = np.random.default_rng(31)
+    images = [b64(png(side_by_side(count, rng))) for _ in range(20)]
+    answers = answers_for(client, images)
+    several = [a for a in answers if a.get("reason") == "several_digits"]
+    assert len(several) >= 18, [a.get("reason", a["digit"]) for a in answers]
+    assert all(a["message"] == MESSAGES["several_digits"] for a in several)
