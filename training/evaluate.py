@@ -4,9 +4,9 @@ and its own decision about what is a digit.
 The test sets: the MNIST test images as they are; the same images drawn as they would
 arrive from a 280x280 browser canvas and put through the served preprocessing, which is
 the accuracy a user gets; hand-made drawings of the styles MNIST lacks (drawings.json);
-and the project's style and non-digit suites (training/suites.py). A drawing counts as
-read correctly only when the served answer names the right digit: a rejected digit is
-a mistake.
+the project's style and non-digit suites (training/suites.py); and the number test set
+(training/numbers.py). A drawing counts as read correctly only when the served answer
+names the right digit: a rejected digit is a mistake.
 """
 
 import json
@@ -20,6 +20,7 @@ from serving.contract import DIGIT_CLASSES, NOT_A_DIGIT, scaled
 from serving.model import DigitModel
 from training.calibrate import expected_calibration_error, softmax
 from training.canvas import CANVAS_SIZE, canvas_inputs, render_strokes, smooth
+from training.numbers import evaluate_numbers
 
 NO_DIGIT = -1
 """The answer recorded for a drawing the service refuses to name a digit for."""
@@ -105,6 +106,7 @@ def evaluate(model_path: Path, x_test: np.ndarray, y_test: np.ndarray) -> dict:
     ]
     styles = suites.style_report(model, served_answers)
     nondigits = suites.nondigit_report(model, served_answers)
+    numbers = evaluate_numbers(model_path, x_test, y_test)
     return {
         "test_accuracy": test["accuracy"],
         "canvas_accuracy": canvas["accuracy"],
@@ -113,10 +115,13 @@ def evaluate(model_path: Path, x_test: np.ndarray, y_test: np.ndarray) -> dict:
         "nondigit_catch_rate": nondigits["caught_rate"],
         "canvas_rejected_rate": canvas["rejected_rate"],
         "canvas_ece": canvas["calibration"]["ece_after"],
+        "numbers_separated_exact": numbers["separated_2_to_6"]["exact"],
+        "numbers_touching_pairs_exact": numbers["touching_pairs"]["exact"],
         "test": test,
         "canvas": canvas,
         "drawings": drawing_report,
         "style_suite": styles,
         "nondigit_suite": nondigits,
+        "numbers": numbers,
         "not_a_digit_index": NOT_A_DIGIT,
     }

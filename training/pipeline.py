@@ -27,6 +27,8 @@ HEADLINE = (
     "nondigit_catch_rate",
     "canvas_rejected_rate",
     "canvas_ece",
+    "numbers_separated_exact",
+    "numbers_touching_pairs_exact",
 )
 
 
