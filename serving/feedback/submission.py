@@ -138,11 +138,9 @@ def number_inputs(
     label = submission.label
     ink = ink_image(decode_image(submission.image, max_pixels))
     try:
-        parts = number_parts(ink, 1.0, len(label))
+        parts = number_parts(ink, 1.0, max_digits)
     except TooManyDigits as exc:
-        raise BadRequest(
-            f"the label has {len(label)} digits but {exc}".replace("; ", ": ")
-        ) from exc
+        raise BadRequest(str(exc)) from exc
     if not parts.inputs:
         raise BadRequest("the drawing has no ink; there is nothing to learn from")
     probabilities = model.predict(np.stack(parts.inputs))[:, : len(CLASS_NAMES)]
