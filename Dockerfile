@@ -41,11 +41,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     LOG_LEVEL=info \
     MODEL_PATH=/app/artifacts/digit_cnn.onnx \
     WEB_DIR=/app/web \
+    FEEDBACK_DB=/data/feedback.sqlite3 \
     ORT_DISABLE_TELEMETRY=1
 # A numeric, unprivileged user: Kubernetes' runAsNonRoot can verify a number, not a name.
+# Feedback is stored in /data (SQLite by default): the one writable place, meant to be a
+# volume so that corrections outlive the container.
 RUN groupadd --gid 10001 app \
     && useradd --no-log-init --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin app
+        --shell /usr/sbin/nologin app \
+    && mkdir /data && chown 10001:10001 /data
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 # Owned by root and read-only to the app: the process cannot rewrite its own code or model.
@@ -59,6 +63,7 @@ uvicorn.loops.uvloop, uvicorn.protocols.http.httptools_impl, uvicorn.lifespan.on
 from PIL import Image; Image.init()" \
     && python -m compileall -q serving
 USER 10001:10001
+VOLUME /data
 EXPOSE 8000
 # Python, not curl: the slim base has no curl. Healthy means the model is loaded and warm.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \

@@ -28,14 +28,21 @@ def wait_ready(url: str, started: float, timeout: float) -> float:
     raise TimeoutError(f"{url}/health/ready did not answer 200 within {timeout:.0f} s")
 
 
-def predict(url: str, png: bytes) -> dict:
-    """POST the PNG as the web page does: base64 in a JSON body."""
-    body = json.dumps({"image": base64.b64encode(png).decode("ascii")}).encode()
+def post_json(url: str, document: dict) -> tuple[int, dict]:
+    """POST a JSON document; the status and the JSON answer."""
     request = urllib.request.Request(
-        f"{url}/predict", data=body, headers={"Content-Type": "application/json"}, method="POST"
+        url,
+        data=json.dumps(document).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
+        return response.status, json.load(response)
+
+
+def predict(url: str, png: bytes) -> dict:
+    """POST the PNG as the web page does: base64 in a JSON body."""
+    return post_json(f"{url}/predict", {"image": base64.b64encode(png).decode("ascii")})[1]
 
 
 def main() -> int:
@@ -64,6 +71,20 @@ def main() -> int:
     )
     if answer["digit"] != args.expect:
         print(f"FAIL: expected digit {args.expect}, got {answer['digit']}", file=sys.stderr)
+        return 1
+    # The image's one writable place, /data, must take a correction (the default FEEDBACK_DB).
+    status, stored = post_json(
+        f"{args.url}/feedback",
+        {
+            "image": base64.b64encode(args.png.read_bytes()).decode("ascii"),
+            "label": str(args.expect),
+            "answer": answer["digit"],
+            "model_version": answer["model_version"],
+        },
+    )
+    print(f"POST /feedback: {status} {stored}")
+    if status != 201:
+        print("FAIL: feedback was not stored in the container", file=sys.stderr)
         return 1
     for _ in range(args.predictions - 1):  # so the memory figure is after real use
         predict(args.url, args.png.read_bytes())
