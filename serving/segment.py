@@ -57,7 +57,7 @@ CONSIDER_SPLIT = 1.05
 MIN_PART = 0.06
 """No cut is tried closer than this many digit heights to a piece's edge."""
 
-MAX_SPAN = 3
+MAX_SPAN = 5
 """A part is tried across at most this many neighbouring candidate cuts' intervals."""
 
 MAX_PART = 1.2
@@ -82,9 +82,31 @@ JOIN_COST = -0.3
 SHORT_COST = -1.5
 """The prior cost of reading a part shorter than TALL digit heights as a digit of its own."""
 
+PATH_BAND = 0.25
+"""A cut's path may stray this many digit heights either side of the column it starts from."""
+
+PATH_STEP = 0.1
+"""What a diagonal step of a cut's path costs, in severed ink pixels: it goes straight
+where nothing is in its way."""
+
+PATH_DRIFT = 0.02
+"""What a cut's path costs per row at the edge of its band, in severed ink pixels: among
+equally clean paths, the one nearest its start column."""
+
+SAME_PATH = 0.04
+"""Two cuts whose paths are on average closer than this many digit heights are one."""
+
+CUT_COST = 0.5
+"""The prior cost of a cut, in log-confidence per pen stroke its path severs."""
+
 SCRAP = 0.12
 """After a cut, ink in a part smaller than this fraction of the part's mass is the
 neighbour's, if it is not attached to the part's main piece."""
+
+
+Cut = int | np.ndarray
+"""Where a piece is cut: a column (a straight cut) or one column per row of the piece (a
+path); a part is the piece's ink from its left cut's column up to, not including, its right's."""
 
 
 class TooManyParts(ValueError):
@@ -200,7 +222,7 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
     crops: list[DigitCrop | None] = []
     edges: list[tuple[int, int, int, float]] = []
 
-    def add(start: int, end: int, piece: _Piece, left: int, right: int, prior: float) -> None:
+    def add(start: int, end: int, piece: _Piece, left: Cut, right: Cut, prior: float) -> None:
         crop = _crop(ink, labels, factor, scale, piece, left, right)
         if crop is not None and crop.box[3] - crop.box[1] < TALL * height * factor * scale:
             prior += SHORT_COST  # no digit is that short: a scrap, a bar, a flag
@@ -209,18 +231,24 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
 
     node = 0
     ends: list[tuple[int, int]] = []  # (first node, last node) of each group
-    for group in groups:
-        default, bounds = _cut_points(labels, group, height)
+    points = [_cut_points(labels, group, height) for group in groups]
+    found = _cut_paths(labels, [(g, b) for g, (_, b) in zip(groups, points, strict=True)], height)
+    for group, (default, bounds), (paths, severed) in zip(groups, points, found, strict=True):
+        bounds, paths, severed = _distinct(bounds, paths, severed, default, height)
         first = node
         for i, left in enumerate(bounds):
             for j in range(i + 1, len(bounds)):
                 right = bounds[j]
                 if (left, right) in default:
-                    add(first + i, first + j, group, left, right, 0.0)
+                    prior = 0.0  # the geometry's own reading: segment() keeps it
                 elif (j - i <= MAX_SPAN and right - left <= MAX_PART * height) or (
                     i == 0 and j == len(bounds) - 1
                 ):  # the whole piece is always offered: some digits are very wide
-                    add(first + i, first + j, group, left, right, ALTERNATIVE)
+                    # Another reading pays for each cut it makes, once: on the part to its right.
+                    prior = ALTERNATIVE - severed[i]
+                else:
+                    continue
+                add(first + i, first + j, group, paths[i], paths[j], prior)
         node = first + len(bounds) - 1
         ends.append((first, node))
     for k, (a, b) in enumerate(pairwise(groups)):
@@ -456,13 +484,133 @@ def _cut_points(
     default = (
         whole if piece.width <= SPLIT_WIDTH * height else set(pairwise([piece.x0, *cuts, piece.x1]))
     )
-    more = _cuts(profile, count + 1) + _deepest(profile, height, count + 1)
+    if piece.width <= SPLIT_WIDTH * height:
+        # Most likely one wide digit, at most two: the two thinnest places, no more, so
+        # that a number of separated wide digits stays a handful of crops.
+        more = _deepest(profile, height, 2)
+    else:
+        more = _cuts(profile, count + 1) + _deepest(profile, height, count + 1)
     # Near-duplicate cuts would only multiply the crops: keep one of each, the plain one first.
     bounds = [piece.x0, piece.x1, *cuts]
     for c in sorted(piece.x0 + c for c in more):
         if all(abs(c - b) >= MIN_PART * height for b in bounds):
             bounds.append(c)
     return default, sorted(bounds)
+
+
+def _cut_paths(
+    labels: np.ndarray, cut: list[tuple[_Piece, list[int]]], height: float
+) -> list[tuple[list[Cut], list[float]]]:
+    """Each inner cut of each piece as a path from the piece's top row to its bottom row
+    that severs the least ink: a shortest path by dynamic programming over the rows,
+    starting anywhere within PATH_BAND digit heights of the cut's column and moving at most
+    one column per row (diagonals allowed), so that it slips between strokes that cross or
+    lean into each other, where a straight cut would slice both digits. The pieces' edges
+    stay straight. All cuts of all pieces are found together, in one pass over the rows
+    (the shorter pieces padded with free rows), so that the cost is one loop per drawing.
+
+    Also each bound's prior cost: CUT_COST per pen stroke its path severs (0 at the left
+    edge): two digits that touch meet at one place, a digit cut in two (an 8, a 0) is
+    severed at two or more."""
+    band = max(2, int(PATH_BAND * height))
+    offsets = np.arange(-band, band + 1)
+    margin = max(1, int(MIN_PART * height))  # no sliver of a part at either edge
+    work = [(piece, bounds) for piece, bounds in cut if len(bounds) > 2]
+    rows = max((piece.height for piece, _ in work), default=0)
+    layers, costs, pens = [], [], []
+    for piece, bounds in work:
+        region = np.isin(labels[piece.y0 : piece.y1, piece.x0 : piece.x1], list(piece.labels))
+        # The cost of a cut just left of column c in a row: the ink pixels on either side
+        # of it (2 through a stroke, 1 grazing one, 0 in the clear).
+        ink = region.astype(np.float32)
+        edge = np.full((piece.height, 1), np.inf, dtype=np.float32)
+        cost = np.concatenate((edge, ink[:, :-1] + ink[:, 1:], edge), axis=1)
+        columns = np.array(bounds[1:-1])[:, None] - piece.x0 + offsets[None, :]
+        inside = (columns >= margin) & (columns <= piece.width - margin)
+        steps = np.zeros((rows, *columns.shape), dtype=np.float32)
+        steps[: piece.height] = cost[:, np.clip(columns, 0, piece.width)]
+        # Among paths that sever as little, the one nearest the cut's own column.
+        steps[: piece.height] += PATH_DRIFT * np.abs(offsets) / band
+        steps[:, ~inside] = np.inf
+        layers.append(steps)
+        costs.append(cost)
+        pens.append(_pen_width(region))
+    paths = _shortest_paths(np.concatenate(layers, axis=1)) if layers else None
+    found: dict[int, tuple[list[Cut], list[float]]] = {}
+    first = 0
+    for k, (piece, bounds) in enumerate(work):
+        inner = len(bounds) - 2
+        columns = (
+            np.array(bounds[1:-1])
+            - piece.x0
+            + offsets[paths[: piece.height, first : first + inner]]
+        )
+        first += inner
+        crossed = np.take_along_axis(costs[k], columns, axis=1).sum(axis=0)
+        severed = [0.0, *(CUT_COST * float(c) / (2 * pens[k]) for c in crossed), 0.0]
+        found[id(piece)] = (
+            [piece.x0, *(columns[:, i] + piece.x0 for i in range(inner)), piece.x1],
+            severed,
+        )
+    return [found.get(id(piece), (list(bounds), [0.0] * len(bounds))) for piece, bounds in cut]
+
+
+def _shortest_paths(steps: np.ndarray) -> np.ndarray:
+    """For rows x paths x band costs, each path's band position in each row: the cheapest
+    way down, one position left or right at most per row, a move costing PATH_STEP."""
+    rows, count, _ = steps.shape
+    totals = np.empty_like(steps)
+    totals[0] = steps[0]
+    for r in range(1, rows):
+        previous = totals[r - 1]
+        best = previous.copy()
+        np.minimum(best[:, 1:], previous[:, :-1] + PATH_STEP, out=best[:, 1:])
+        np.minimum(best[:, :-1], previous[:, 1:] + PATH_STEP, out=best[:, :-1])
+        np.add(best, steps[r], out=totals[r])
+    # Back from the cheapest end: each row's position is the cheapest reachable neighbour.
+    at = totals[-1].argmin(axis=1)
+    lanes = np.arange(count)[:, None]
+    path = np.empty((rows, count), dtype=np.int64)
+    path[-1] = at
+    padded = np.pad(totals, ((0, 0), (0, 0), (1, 1)), constant_values=np.inf)
+    moves = np.array([PATH_STEP, 0.0, PATH_STEP], dtype=np.float32)
+    for r in range(rows - 1, 0, -1):
+        around = padded[r - 1, lanes, at[:, None] + np.arange(3)] + moves
+        at = at + around.argmin(axis=1) - 1
+        path[r - 1] = at
+    return path
+
+
+def _distinct(
+    bounds: list[int],
+    paths: list[Cut],
+    severed: list[float],
+    default: set[tuple[int, int]],
+    height: float,
+) -> tuple[list[int], list[Cut], list[float]]:
+    """The cuts without those whose paths ended up along another's (paths from nearby
+    columns often find the same way through): fewer parts to read, and a part spanning
+    several cuts is not pushed past MAX_SPAN by copies. The geometry's own cuts are kept
+    first, so that its reading stays whole."""
+    own = {column for pair in default for column in pair}
+    order = sorted(range(len(bounds)), key=lambda k: (bounds[k] not in own, k))
+    kept: list[int] = []
+    for k in order:
+        if all(
+            np.abs(np.asarray(paths[k]) - np.asarray(paths[m])).mean() >= SAME_PATH * height
+            for m in kept
+        ):
+            kept.append(k)
+    kept.sort(key=lambda k: bounds[k])
+    return [bounds[k] for k in kept], [paths[k] for k in kept], [severed[k] for k in kept]
+
+
+def _pen_width(region: np.ndarray) -> float:
+    """The stroke width of a piece, in pixels: twice its area over its outline's length
+    (exact for a long thin stroke)."""
+    outline = np.count_nonzero(np.diff(region, axis=0)) + np.count_nonzero(np.diff(region, axis=1))
+    outline += np.count_nonzero(region[[0, -1]]) + np.count_nonzero(region[:, [0, -1]])
+    return max(1.0, 2.0 * np.count_nonzero(region) / max(outline, 1))
 
 
 def _deepest(profile: np.ndarray, height: float, count: int) -> list[int]:
@@ -534,15 +682,25 @@ def _crop(
     factor: int,
     scale: float,
     piece: _Piece,
-    left: int,
-    right: int,
+    left_cut: Cut,
+    right_cut: Cut,
 ) -> DigitCrop | None:
-    """The ink of one part at full resolution, with the part's box in original pixels."""
+    """The ink of one part at full resolution, with the part's box in original pixels:
+    the piece's ink between two cuts (columns, or paths with one column per row)."""
+    left, right = int(np.min(left_cut)), int(np.max(right_cut))
+    if right <= left:
+        return None
     window_labels = labels[piece.y0 : piece.y1, left:right]
     if len(piece.labels) == 1:
         region = window_labels == next(iter(piece.labels))
     else:
         region = np.isin(window_labels, list(piece.labels))
+    if isinstance(left_cut, np.ndarray) or isinstance(right_cut, np.ndarray):
+        columns = np.arange(left, right)
+        between = (columns >= np.reshape(left_cut, (-1, 1))) & (
+            columns < np.reshape(right_cut, (-1, 1))
+        )
+        region &= between
     if (left, right) != (piece.x0, piece.x1):
         region = _drop_scraps(region)
     rows = np.flatnonzero(region.any(axis=1))
