@@ -180,6 +180,29 @@ def number_figures(port: int, number: tuple[bytes, str], seconds: float) -> dict
     return {"available": True, "digits": digits, "answer": answer.get("number"), **figures}
 
 
+def model_figures(runs: int = 3_000) -> dict:
+    """The model alone, as served (serving.model.DigitModel): one 28x28 input at a time."""
+    from serving.model import DigitModel
+    from serving.settings import DEFAULT_MODEL_PATH
+
+    model = DigitModel.load(DEFAULT_MODEL_PATH)
+    image = np.zeros((1, 28, 28), dtype=np.float32)
+    image[0, 4:24, 12:16] = 1.0  # a bar: a 1
+    for _ in range(200):
+        model.predict(image)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        model.predict(image)
+        times.append(time.perf_counter() - start)
+    return {
+        "batch_1_p50_us": round(1e6 * statistics.median(times), 1),
+        "batch_1_p99_us": round(1e6 * float(np.percentile(times, 99)), 1),
+        "onnx_bytes": DEFAULT_MODEL_PATH.stat().st_size,
+        "version": model.info.version,
+    }
+
+
 def markdown(results: dict) -> str:
     """The tables for the README."""
     m = results["machine"]
@@ -227,8 +250,11 @@ def markdown(results: dict) -> str:
     client = [
         load[w][f"predict_c{c}"]["client_cpu_us_per_request"] for w in columns for c in (8, 32)
     ]
+    model = results["model"]
     lines += [
         "",
+        f"The model alone ({model['version']}, {model['onnx_bytes']:,} bytes of ONNX), one image "
+        f"per run in process: p50 {model['batch_1_p50_us']} µs, p99 {model['batch_1_p99_us']} µs.",
         f"wrk's own CPU per /predict request: {min(client)}-{max(client)} µs "
         "(the client is not what limits the figures).",
     ]
@@ -244,6 +270,7 @@ def main() -> None:
 
     wrk.wrk_path()
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    results["model"] = model_figures()
     pngs, labels = page_requests()
     crops = [crop_to_ink(p) for p in pngs]
     results["request"] = (
