@@ -7,19 +7,15 @@ then cropped by cropToInk, exactly as predict() does; both PNGs go to the real a
 import base64
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Page
 
 from bench.page_canvases import page_strokes
 from serving.preprocess import canvas_to_input, decode_image
-from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS
-
-WEB = Path(__file__).resolve().parents[1] / "web"
-ORIGIN = "http://crop.test"
+from tests.browser_helpers import web_modules_page
 
 PAINT_AND_CROP = """
 async ([drawings, side]) => {
@@ -44,25 +40,10 @@ async ([drawings, side]) => {
 """
 
 
-def _serve_web(route: Route) -> None:
-    """The web/ modules at a made-up origin: cropping needs no server."""
-    path = route.request.url.removeprefix(ORIGIN).split("?")[0]
-    file = WEB / path.lstrip("/")
-    if path == "/" or not file.is_file():
-        route.fulfill(content_type="text/html", body="<!doctype html><title>crop</title>")
-        return
-    route.fulfill(content_type="text/javascript", body=file.read_bytes())
-
-
 @pytest.fixture(scope="module")
 def page() -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.route(f"{ORIGIN}/**", _serve_web)
-        page.goto(f"{ORIGIN}/")
+    with web_modules_page() as page:
         yield page
-        browser.close()
 
 
 def whole_and_cropped(page: Page, drawings: list, side: int = 280) -> list[tuple[bytes, bytes]]:
