@@ -10,9 +10,13 @@ full size is no gap to a reader):
    bar of a 5, a 7's crossbar, a 1's flag); a speck next to a stroke joins it, and far
    from everything it is noise. Two close pieces that together have a digit's size (a 0
    drawn with a gap, an open 4) are offered as one digit too.
-3. **Cut.** A piece wider than its height may hold touching digits: it is offered cut
-   where the fewest ink links are severed, into as many digits as its width suggests and
-   one more, and at its thinnest places. Scraps of the neighbour left by a cut are dropped.
+3. **Cut.** A piece wider than its height may hold touching digits. Where to cut is
+   chosen by the column profile of severed ink links: into as many digits as its width
+   suggests and one more, and at its thinnest places. Each cut then follows the path from
+   the piece's top to its bottom that severs the least ink (a shortest path by dynamic
+   programming over the rows, diagonals allowed, within a band around its column), so it
+   slips between digits that lean into or overlap each other; each cut costs the reading
+   a little per pen stroke it severs. Scraps of the neighbour left by a cut are dropped.
 4. **Choose.** candidates() returns every offered part as a crop and the ways they chain
    left to right (a Reading); the caller scores each crop with the model, in one batched
    run, and best_path() picks the reading with the highest total. segment() is the
@@ -22,7 +26,7 @@ count_digit_groups() and looks_like_several_digits() are the cheap test for sing
 mode: merging only, never cutting. Everything here is a pure function on arrays.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
@@ -153,13 +157,17 @@ class Reading:
 
     Nodes 0..nodes-1 are places between digits; each edge (start, end, crop, prior) reads
     `crops[crop]` as the digit between them. A path from 0 to the last node is one reading.
-    The geometry's own reading has prior 0 on every edge; an alternative cut costs
-    ALTERNATIVE, a join JOIN_COST, a part too short to be a digit SHORT_COST.
+    The geometry's own reading has prior 0 on every edge but the severed ink of its cuts;
+    an alternative cut costs ALTERNATIVE, a join JOIN_COST, a part too short to be a digit
+    SHORT_COST, and every cut CUT_COST per pen stroke it severs.
     """
 
     crops: list[DigitCrop]
     edges: list[tuple[int, int, int, float]]
     nodes: int
+    own: list[float] = field(default_factory=list)
+    """Each edge's prior for the geometry's own choice (segment): without the cost of the
+    ink its cuts sever, which is evidence for the model's choice, not the geometry's."""
 
 
 def segment(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None) -> list[DigitCrop]:
@@ -171,7 +179,8 @@ def segment(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None) -
     scribble of a thousand dots costs little).
     """
     reading = candidates(ink, scale, max_parts)
-    path = best_path(reading, np.zeros(len(reading.crops)))
+    geometric = [(s, e, c, p) for (s, e, c, _), p in zip(reading.edges, reading.own, strict=True)]
+    path = best_path(Reading(reading.crops, geometric, reading.nodes), np.zeros(len(reading.crops)))
     if max_parts is not None and len(path) > max_parts:
         raise TooManyParts(len(path))
     return [reading.crops[i] for i in path]
@@ -221,13 +230,17 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
             raise TooManyParts(least)
     crops: list[DigitCrop | None] = []
     edges: list[tuple[int, int, int, float]] = []
+    own: list[float] = []
 
-    def add(start: int, end: int, piece: _Piece, left: Cut, right: Cut, prior: float) -> None:
+    def add(
+        start: int, end: int, piece: _Piece, left: Cut, right: Cut, prior: float, cut: float = 0.0
+    ) -> None:
         crop = _crop(ink, labels, factor, scale, piece, left, right)
         if crop is not None and crop.box[3] - crop.box[1] < TALL * height * factor * scale:
             prior += SHORT_COST  # no digit is that short: a scrap, a bar, a flag
         crops.append(crop)
-        edges.append((start, end, len(crops) - 1, prior))
+        edges.append((start, end, len(crops) - 1, prior - cut))
+        own.append(prior)
 
     node = 0
     ends: list[tuple[int, int]] = []  # (first node, last node) of each group
@@ -240,15 +253,15 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
             for j in range(i + 1, len(bounds)):
                 right = bounds[j]
                 if (left, right) in default:
-                    prior = 0.0  # the geometry's own reading: segment() keeps it
+                    prior = 0.0
                 elif (j - i <= MAX_SPAN and right - left <= MAX_PART * height) or (
                     i == 0 and j == len(bounds) - 1
                 ):  # the whole piece is always offered: some digits are very wide
-                    # Another reading pays for each cut it makes, once: on the part to its right.
-                    prior = ALTERNATIVE - severed[i]
+                    prior = ALTERNATIVE
                 else:
                     continue
-                add(first + i, first + j, group, paths[i], paths[j], prior)
+                # A reading pays for each cut it makes once: on the part to its right.
+                add(first + i, first + j, group, paths[i], paths[j], prior, severed[i])
         node = first + len(bounds) - 1
         ends.append((first, node))
     for k, (a, b) in enumerate(pairwise(groups)):
@@ -261,6 +274,7 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
         [crops[i] for i in kept],
         [(s, e, renumber[c], p) for s, e, c, p in edges if c in renumber],
         node + 1,
+        [p for (_, _, c, _), p in zip(edges, own, strict=True) if c in renumber],
     )
 
 

@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 from serving.preprocess import ink_image
 from serving.segment import (
     TooManyParts,
+    candidates,
     components,
     count_digit_groups,
     looks_like_several_digits,
@@ -130,6 +131,36 @@ def test_touching_digits_are_split():
     assert centres == sorted(centres)
     for centre, expected in zip(centres, (200, 310, 420), strict=True):
         assert abs(centre - expected) < 30
+
+
+def lines(segments: list[tuple[float, float, float, float]], pen: int = 12) -> Image.Image:
+    """Straight strokes drawn with a round pen, black on the number pad."""
+    image = Image.new("L", WIDE, 255)
+    canvas = ImageDraw.Draw(image)
+    for x0, y0, x1, y1 in segments:
+        canvas.line((x0, y0, x1, y1), fill=0, width=pen, joint="curve")
+        for x, y in ((x0, y0), (x1, y1)):
+            canvas.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=0)
+    return image
+
+
+def test_leaning_digits_that_touch_are_cut_along_a_path_not_a_straight_line():
+    """Two parallel slanted strokes joined by a short bridge: every vertical line through the
+    blob slices one stroke or both, but a path that leans with them severs only the bridge.
+    Some candidate part must hold the whole left stroke and none of the right one."""
+    left, right, bridge = (300, 110, 340, 190), (350, 110, 390, 190), (322, 150, 368, 150)
+    ink = ink_of(lines([left, right, bridge]))
+    left_mass = ink_of(lines([left])).sum()
+    bridge_mass = ink_of(lines([bridge])).sum()
+    parts = candidates(ink).crops
+    assert len({part.box for part in parts}) > 1  # it is one blob, offered cut
+    clean = [
+        part
+        for part in parts
+        if part.box[3] - part.box[1] >= 85  # the full height of the stroke...
+        and 0.95 * left_mass <= part.ink.sum() <= left_mass + bridge_mass  # ...and only it
+    ]
+    assert clean, [(part.box, part.ink.sum(), left_mass) for part in parts]
 
 
 def test_digits_read_left_to_right_whatever_their_baseline():
