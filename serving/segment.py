@@ -61,7 +61,7 @@ CONSIDER_SPLIT = 1.05
 MIN_PART = 0.06
 """No cut is tried closer than this many digit heights to a piece's edge."""
 
-MAX_SPAN = 5
+MAX_SPAN = 4
 """A part is tried across at most this many neighbouring candidate cuts' intervals."""
 
 MAX_PART = 1.2
