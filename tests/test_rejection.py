@@ -52,10 +52,13 @@ def test_letters_and_shapes_are_refused(client, kind):
 
 
 def test_real_canvas_digits_are_not_refused(client, canvases):
+    """Issue 10's budget is 0.5 % of real digits, held on the 10,000 canvas-drawn MNIST test
+    digits by the model card (test_artifacts); 300 canvases through the API must stay within
+    1 % (a sample of 300 at 0.5 % refuses 1.5 on average)."""
     pngs, _ = canvases
-    answers = answers_for(client, [b64(p) for p in pngs[:200]])
+    answers = answers_for(client, [b64(p) for p in pngs])
     refused = sum(a["digit"] is None for a in answers)
-    assert refused <= 1, f"{refused} of 200 real MNIST digits were refused"
+    assert refused <= 3, f"{refused} of {len(pngs)} real MNIST digits were refused"
 
 
 @pytest.mark.parametrize("style", sorted(suites.STYLES))
