@@ -64,9 +64,11 @@ class FinetuneConfig:
             self,
             quick=True,
             epochs=1,
+            # The parent's own proportions (55,000 MNIST : 20,000 strokes : 10,000 non-digits),
+            # scaled down: a quick mix short of non-digits unlearns some of that class.
             mnist_replay=2_000,
-            synthetic_per_class=20,
-            nondigits=200,
+            synthetic_per_class=70,
+            nondigits=360,
             min_per_class=3,
             suite_per_style=40,
             suite_per_kind=40,

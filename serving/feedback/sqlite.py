@@ -8,6 +8,7 @@ of the process and of the machine; an unacknowledged one is either whole or abse
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,9 +39,7 @@ class SqliteStore:
                 connection = sqlite3.connect(
                     self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
                 )
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA synchronous=FULL")
-                _create_schema(connection)
+                _set_up(connection)
             except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"cannot open the feedback database {self.path}: {exc}") from exc
             self._connection = connection
@@ -85,6 +84,23 @@ class SqliteStore:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+
+
+def _set_up(connection: sqlite3.Connection) -> None:
+    """WAL, full sync and the schema. Switching to WAL takes an exclusive lock, and when
+    several processes open a new file at once SQLite may answer "database is locked" at
+    once instead of waiting, so the set-up is retried for up to BUSY_TIMEOUT_S."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            _create_schema(connection)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _create_schema(connection: sqlite3.Connection) -> None:
