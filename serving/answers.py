@@ -27,9 +27,7 @@ test digits measure 8 (the median is 3)."""
 
 def judge(image: np.ndarray, probabilities: np.ndarray) -> str | None:
     """The reason this 28x28 input and its 11 probabilities are not a digit, or None."""
-    if probabilities[NOT_A_DIGIT] >= NOT_A_DIGIT_THRESHOLD:
-        return "not_a_digit"
-    if is_blob(image):
+    if probabilities[NOT_A_DIGIT] >= NOT_A_DIGIT_THRESHOLD or is_blob(image):
         return "not_a_digit"
     return None
 

@@ -19,7 +19,7 @@ from serving.answers import answer, rejected_answer
 from serving.contract import IMAGE_SIZE
 from serving.model import DigitModel
 from serving.numbers import TooManyDigits, number_answer, number_parts
-from serving.preprocess import ImageError, canvas_to_input, decode_image, ink_image
+from serving.preprocess import ImageError, Picture, canvas_to_input, decode_image, ink_image
 from serving.segment import looks_like_several_digits
 
 MODES = ("digit", "number")
@@ -166,12 +166,14 @@ def _multipart_field(message: Message, name: str) -> bytes | None:
     return None
 
 
-def prepare(images: list[bytes], max_pixels: int) -> list[np.ndarray | None]:
-    """Decode and preprocess each image: a 28x28 array, or None for a blank canvas."""
+def prepare(images: list[bytes], max_pixels: int) -> list[tuple[Picture, np.ndarray | None]]:
+    """Decode and preprocess each image: the decoded picture and its 28x28 array (None for a
+    blank canvas). The picture is kept for the rare drawing that needs a second look."""
     prepared = []
     for index, data in enumerate(images):
         try:
-            prepared.append(canvas_to_input(decode_image(data, max_pixels)))
+            picture = decode_image(data, max_pixels)
+            prepared.append((picture, canvas_to_input(picture)))
         except ImageError as exc:
             if len(images) > 1:
                 exc.args = (f"images[{index}]: {exc}",)
@@ -180,20 +182,20 @@ def prepare(images: list[bytes], max_pixels: int) -> list[np.ndarray | None]:
 
 
 def predict(
-    request: PredictionRequest, model: DigitModel, max_pixels: int, max_digits: int = 12
+    request: PredictionRequest, model: DigitModel, max_pixels: int, max_digits: int
 ) -> list[dict]:
     """One answer per image, in order; the non-blank ones go through the model together."""
     if request.mode == "number":
         return predict_numbers(request, model, max_pixels, max_digits)
-    inputs = prepare(request.images, max_pixels)
-    drawn = [array for array in inputs if array is not None]
+    prepared = prepare(request.images, max_pixels)
+    drawn = [array for _, array in prepared if array is not None]
     probabilities = iter(model.predict(np.stack(drawn)) if drawn else ())
     version = model.info.version
     answers = []
-    for data, array in zip(request.images, inputs, strict=True):
+    for picture, array in prepared:
         scores = None if array is None else next(probabilities)
         reply = answer(array, scores, version)
-        if _may_be_several(array, reply) and _several_digits(data, max_pixels):
+        if _may_be_several(array, reply) and looks_like_several_digits(ink_image(picture)):
             reply = rejected_answer("several_digits", version, scores)
         if request.include_input:
             seen = np.zeros((IMAGE_SIZE, IMAGE_SIZE)) if array is None else array
@@ -203,7 +205,9 @@ def predict(
 
 
 def _may_be_several(image: np.ndarray | None, reply: dict) -> bool:
-    """Whether a drawing deserves the full look for digits side by side: the model refused it
+    """Whether a drawing deserves the full look for digits side by side (the segmentation's
+    `looks_like_several_digits`, which answers "several digits" rather than "not a digit" or
+    one of them): the model refused it
     (it refuses most rows of digits by itself), or its 28x28 input has a column with almost
     no ink between inked ones. A normal digit is neither (1 in 2,000 canvas-drawn MNIST
     digits has such a column), so the hot path does not pay for the look."""
@@ -213,12 +217,6 @@ def _may_be_several(image: np.ndarray | None, reply: dict) -> bool:
         return True
     columns = np.flatnonzero(image.max(axis=0) >= GAP_INK)
     return bool(columns.size) and columns[-1] - columns[0] + 1 > columns.size
-
-
-def _several_digits(data: bytes, max_pixels: int) -> bool:
-    """Whether the drawing holds digits side by side, with clear space between them, so the
-    answer can say "several digits" rather than "not a digit" or one of them."""
-    return looks_like_several_digits(ink_image(decode_image(data, max_pixels)))
 
 
 def predict_numbers(

@@ -246,6 +246,9 @@ def time_numbers(model_path: Path, x_test: np.ndarray, y_test: np.ndarray, runs:
     import time
 
     from serving.predictions import PredictionRequest, predict
+    from serving.settings import Settings
+
+    defaults = Settings()  # the server's default limits, as a request would meet them
 
     model = DigitModel.load(model_path)
     rng = np.random.default_rng(SEED)
@@ -259,7 +262,7 @@ def time_numbers(model_path: Path, x_test: np.ndarray, y_test: np.ndarray, runs:
                 canvas.save(buffer, format="PNG")
                 request = PredictionRequest([buffer.getvalue()], mode="number")
             start = time.perf_counter()
-            predict(request, model, 4_000_000, 12)
+            predict(request, model, defaults.max_image_pixels, defaults.max_digits)
             times.append(time.perf_counter() - start)
         result[kind] = {
             "p50_ms": round(1000 * float(np.median(times)), 2),

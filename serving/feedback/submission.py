@@ -117,7 +117,7 @@ def model_inputs(
 
 def digit_inputs(submission: Submission, max_pixels: int) -> np.ndarray:
     """The 1 x 28 x 28 input the model saw for a single digit; BadRequest if blank."""
-    (array,) = prepare([submission.image], max_pixels)
+    ((_, array),) = prepare([submission.image], max_pixels)
     if array is None:
         raise BadRequest("the drawing has no ink; there is nothing to learn from")
     return array[np.newaxis]
