@@ -18,6 +18,7 @@ import numpy as np
 from serving.answers import judge
 from serving.contract import DIGIT_CLASSES, NOT_A_DIGIT, scaled
 from serving.model import DigitModel
+from serving.preprocess import canvas_to_input
 from training.calibrate import expected_calibration_error, softmax
 from training.canvas import CANVAS_SIZE, canvas_inputs, render_strokes, smooth
 from training.numbers import evaluate_numbers
@@ -70,8 +71,6 @@ def load_drawings() -> list[dict]:
 
 
 def drawing_inputs(drawings: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    from serving.preprocess import canvas_to_input
-
     images = [
         canvas_to_input(
             render_strokes([smooth(np.array(s)) for s in d["strokes"]], CANVAS_SIZE, d["pen_width"])

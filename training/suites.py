@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
+from serving.contract import DIGIT_CLASSES
 from serving.model import DigitModel
 from serving.preprocess import canvas_to_input
 from training.canvas import CANVAS_SIZE, render_strokes
@@ -354,7 +355,7 @@ def nondigit_report(model: DigitModel, answers: Callable) -> dict:
         probabilities = model.predict(images)
         given = answers(images, probabilities)
         refused = given < 0
-        sure = (~refused) & (probabilities[:, :10].max(axis=1) >= 0.6)
+        sure = (~refused) & (probabilities[:, :DIGIT_CLASSES].max(axis=1) >= 0.6)
         per_kind[name] = {
             "caught": round(float(refused.mean()), 4),
             "digit_at_0.6_or_more": round(float(sure.mean()), 4),
