@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 15
+    epochs: int = 16
     batch_size: int = 128
     learning_rate: float = 2e-3
     # Smoothing helps generalisation; the fitted temperature then undoes its under-confidence.
@@ -26,6 +26,7 @@ class TrainConfig:
     max_rotation_degrees: float = 12.0
     max_shift_pixels: float = 2.0
     max_zoom: float = 0.10
+    max_elastic_pixels: float = 1.5
     stroke_change_probability: float = 0.5
     # --quick: a smoke run for tests, not a model to ship.
     quick: bool = False

@@ -40,14 +40,16 @@ def joined(*parts: Stroke) -> Stroke:
     return np.concatenate(parts)
 
 
-def european_one(foot: bool) -> Callable[[np.random.Generator], Glyph]:
+def european_one(
+    foot: bool, degrees: tuple[float, float] = (25, 65), length: tuple[float, float] = (0.2, 0.6)
+) -> Callable[[np.random.Generator], Glyph]:
     """A 1 whose flag comes up from the lower left at 25-65 degrees, 0.2-0.6 of the stem long,
     as it is taught across continental Europe; with or without a foot."""
 
     def draw(rng: np.random.Generator) -> Glyph:
         top = np.array([0.56, 0.03])
-        angle = np.radians(rng.uniform(25, 65))
-        flag = top + rng.uniform(0.2, 0.6) * np.array([-np.cos(angle), np.sin(angle)])
+        angle = np.radians(rng.uniform(*degrees))
+        flag = top + rng.uniform(*length) * np.array([-np.cos(angle), np.sin(angle)])
         strokes = [np.stack([flag, top, [0.56, 0.97]])]
         if foot:
             half = rng.uniform(0.18, 0.35)
@@ -95,6 +97,8 @@ TEMPLATES: dict[int, dict[str, Style]] = {
         "short flag": [line((0.3, 0.22), (0.55, 0.03), (0.55, 0.97))],
         "european flag": european_one(foot=False),
         "european flag and foot": european_one(foot=True),
+        # The long, low flag is the 1 that a ten-way reader calls 7: more of it.
+        "european long low flag": european_one(foot=False, degrees=(22, 45), length=(0.4, 0.65)),
         "flag and foot": [
             line((0.22, 0.3), (0.55, 0.03), (0.55, 0.95)),
             line((0.22, 0.96), (0.88, 0.96)),
