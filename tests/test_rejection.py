@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from serving.answers import MESSAGES
-from serving.contract import CLASS_NAMES
+from serving.answers import BLOB_DIGIT_CONFIDENCE, MESSAGES, is_blob, judge
+from serving.contract import CLASS_NAMES, NOT_A_DIGIT, OUTPUT_CLASSES
 from tests.conftest import b64
 from training import suites
 
@@ -40,6 +40,23 @@ def test_a_dot_is_not_a_digit(client):
     assert body["digit"] is None and body["blank"] is False
     assert body["reason"] == "not_a_digit" and body["message"] == MESSAGES["not_a_digit"]
     assert set(body["probabilities"]) == set(CLASS_NAMES)
+
+
+def test_a_blob_is_refused_unless_the_model_reads_it_as_a_digit():
+    """A filled disc is a blob; it is refused when no digit reaches BLOB_DIGIT_CONFIDENCE,
+    and read when one does (an 8 written with a marker so thick its loops fill in)."""
+    rows, cols = np.mgrid[:28, :28]
+    disc = (((rows - 14) ** 2 + (cols - 14) ** 2) <= 100).astype(np.float32)
+    assert is_blob(disc)
+    unsure = np.full(OUTPUT_CLASSES, 0.05, dtype=np.float32)
+    unsure[8], unsure[NOT_A_DIGIT] = BLOB_DIGIT_CONFIDENCE - 0.01, 0.06
+    sure = unsure.copy()
+    sure[8] = BLOB_DIGIT_CONFIDENCE
+    assert judge(disc, unsure) == "not_a_digit"
+    assert judge(disc, sure) is None
+    stroke = np.zeros((28, 28), dtype=np.float32)
+    stroke[4:24, 13:16] = 1.0  # a 1: thin, so never a blob
+    assert judge(stroke, unsure) is None
 
 
 @pytest.mark.parametrize("kind", ["letter A", "letter H", "letter M", "smiley", "filled square"])

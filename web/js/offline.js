@@ -20,6 +20,8 @@ export const NOT_A_DIGIT = 10;
 export const NOT_A_DIGIT_THRESHOLD = 0.5;
 /** serving/answers.py: a mark this thick (median ink run, in input pixels) is a blob. */
 export const BLOB_THICKNESS = 10.0;
+/** serving/answers.py: a blob the model reads as one digit at least this sure is that digit. */
+export const BLOB_DIGIT_CONFIDENCE = 0.5;
 /** serving/answers.py: the words for every answer that names no digit. */
 export const MESSAGES = {
   blank: "No ink found: draw a digit.",
@@ -97,7 +99,8 @@ function judge(image, probabilities) {
   if (probabilities.length > NOT_A_DIGIT && probabilities[NOT_A_DIGIT] >= NOT_A_DIGIT_THRESHOLD) {
     return "not_a_digit";
   }
-  return isBlob(image) ? "not_a_digit" : null;
+  const unsure = Math.max(...probabilities.slice(0, DIGIT_CLASSES)) < BLOB_DIGIT_CONFIDENCE;
+  return unsure && isBlob(image) ? "not_a_digit" : null;
 }
 
 /** One compact mark, as thick across as it is long (answers.py is_blob). */
