@@ -97,6 +97,39 @@ def test_one_row_per_drawing_with_its_final_answer(desktop) -> None:
     expect(page.locator(f"{ROWS} .history-answer")).to_have_text(["1"])
 
 
+# Armed before a drawing: when the pen lifts (after the pad's own handler has asked for the
+# drawing's answer), wait for that answer to end the busy state, and count the stored rows
+# in that same moment.
+_ROWS_WHEN_SETTLED = """
+async () => {
+  const { History } = await import("./js/history.js");
+  const result = document.getElementById("result");
+  window.rowsWhenSettled = new Promise((resolve) => {
+    document.getElementById("pad").addEventListener("pointerup", () => {
+      const watch = new MutationObserver(() => {
+        if (result.getAttribute("aria-busy") !== "false") return;
+        watch.disconnect();
+        resolve(new History().entries.length);
+      });
+      watch.observe(result, { attributes: true, attributeFilter: ["aria-busy"] });
+    }, { once: true });
+  });
+}
+"""
+
+
+def test_the_row_is_stored_with_the_answer(desktop) -> None:
+    """No moment in which the answer is on screen but its row is not stored (it was 5-56 ms,
+    a thumbnail being encoded): a page closed or reloaded right then lost the row."""
+    page, _ = desktop
+    for stored, digit in enumerate("17", start=1):
+        page.evaluate(_ROWS_WHEN_SETTLED)
+        draw_with_mouse(page, DIGITS[digit])
+        assert page.evaluate("window.rowsWhenSettled") == stored
+        expect(page.locator("#digit")).to_have_text(digit)
+        page.keyboard.press("Escape")
+
+
 def test_history_downloads_as_csv_and_json(desktop) -> None:
     page, _ = desktop
     start = datetime.now(timezone.utc) - timedelta(seconds=1)

@@ -153,6 +153,7 @@ def test_js_decision_constants_are_the_python_ones() -> None:
     assert int(constant("NOT_A_DIGIT")) == contract.NOT_A_DIGIT
     assert float(constant("NOT_A_DIGIT_THRESHOLD")) == contract.NOT_A_DIGIT_THRESHOLD
     assert float(constant("BLOB_THICKNESS")) == answers.BLOB_THICKNESS
+    assert float(constant("BLOB_DIGIT_CONFIDENCE")) == answers.BLOB_DIGIT_CONFIDENCE
     messages = dict(re.findall(r'^\s+(\w+): "(.+)",$', constant("MESSAGES"), re.MULTILINE))
     assert messages == {k: answers.MESSAGES[k] for k in ("blank", "not_a_digit")}
 
@@ -252,8 +253,18 @@ def outbox_size(page: Page) -> int:
 
 
 def answered_by(page: Page, source: str, digit: str, timeout: float = 15_000) -> None:
+    """Wait for the drawing's own answer: a mid-stroke preview can show the digit first, while
+    the answer asked for when the pen lifted is still on its way (the result is aria-busy)."""
     expect(page.locator("#answered-by")).to_have_attribute("data-source", source, timeout=timeout)
     expect(page.locator("#digit")).to_have_text(digit, timeout=timeout)
+    expect(page.locator("#result")).to_have_attribute("aria-busy", "false", timeout=timeout)
+    expect(page.locator("#answered-by")).to_have_attribute("data-source", source, timeout=1)
+    expect(page.locator("#digit")).to_have_text(digit, timeout=1)
+
+
+def stored_history(page: Page) -> list[dict]:
+    """The history rows as the page keeps them (newest first), read back from its storage."""
+    return page.evaluate("import('./js/history.js').then((h) => new h.History().entries)")
 
 
 def test_installed_page_answers_offline_then_the_server_again(
@@ -284,13 +295,17 @@ def test_installed_page_answers_offline_then_the_server_again(
     server.stop()
     draw_with_mouse(page, SEVEN)
     answered_by(page, "device", "7", timeout=30_000)
-    expect(page.locator("#answered-by")).to_contain_text("on this device")
-    # No network either: the page still opens, from the worker's caches, and answers.
+    # No network either: the page still opens, from the worker's caches, and answers. The
+    # reload comes as soon as the answer is there: the drawing's row was stored with it.
     context.set_offline(True)
     page.reload()
+    rows = page.locator("#history-list li")
     expect(page.locator("#pad")).to_be_visible()
+    expect(rows).to_have_count(1)
     draw_with_mouse(page, SEVEN)
     answered_by(page, "device", "7")
+    expect(page.locator("#answered-by")).to_contain_text("on this device")
+    expect(rows).to_have_count(2)
     # The API is never answered from a cache.
     assert page.evaluate("fetch('health').then(() => 'answered', () => 'failed')") == "failed"
     assert (
@@ -298,25 +313,48 @@ def test_installed_page_answers_offline_then_the_server_again(
         == "failed"
     )
 
-    # Feedback waits in the outbox.
+    # Feedback waits in the outbox, and its row says so.
     page.locator("#feedback-right").click()
     expect(page.locator("#feedback-thanks")).not_to_be_empty()
+    expect(rows.first.locator(".history-details")).to_contain_text("confirmed")
     assert outbox_size(page) == 1
-    # The history kept the answer made before the reload. (Known defect, in the README: the
-    # answer made on the device right after an offline reload is added as a row only
-    # sometimes, a race not yet found; so this checks the row that must survive.)
-    rows = page.locator("#history-list li")
-    expect(rows.last).to_contain_text("7")
-    assert 1 <= rows.count() <= 2
+    # Another drawing on the same offline page, then another reload at once.
+    page.locator("#clear").click()
+    draw_with_mouse(page, ONE)
+    answered_by(page, "device", "1")
+    page.reload()
+    expect(page.locator("#pad")).to_be_visible()
+    # Every answer drawn while the server was away is in the history exactly once, from the
+    # device, and survived the reloads.
+    expect(rows.locator(".history-answer")).to_have_text(["1", "7", "7"])
+    expect(rows.locator(".history-details")).to_contain_text(["on this device"] * 3)
+    history = stored_history(page)
+    assert [(row["answer"], row["source"]) for row in history] == [("1", "device")] + [
+        ("7", "device")
+    ] * 2
+    assert len({row["id"] for row in history}) == 3
+    assert history[1]["feedback"] == {"label": "7", "status": "queued"}
+    assert [row["feedback"] for row in (history[0], history[2])] == [None, None]
 
-    # The server and the network come back: answers come from the server again, and the
-    # queued feedback arrives, once.
+    # The server and the network come back: a drawing answered on the device is answered by
+    # the server again without a touch (its row now says so), and the queued feedback
+    # arrives, once.
+    draw_with_mouse(page, SEVEN)
+    answered_by(page, "device", "7")
     server.start()
     context.set_offline(False)
     answered_by(page, "server", "7", timeout=20_000)
     page.locator("#clear").click()
     draw_with_mouse(page, ONE)
     answered_by(page, "server", "1")
+    history = stored_history(page)
+    assert [(row["answer"], row["source"]) for row in history] == [
+        ("1", "server"),
+        ("7", "server"),
+        ("1", "device"),
+        ("7", "device"),
+        ("7", "device"),
+    ]
     deadline = time.monotonic() + 15
     while outbox_size(page) and time.monotonic() < deadline:
         page.wait_for_timeout(250)

@@ -1,7 +1,7 @@
 // Wires the page together: pad, mode, live recognition, result view, history, feedback,
 // buttons and keys.
 
-import { dataUrl, health } from "./client.js";
+import { health } from "./client.js";
 import { FeedbackControl } from "./feedback.js";
 import { entryFor, History, HistoryView } from "./history.js";
 import { installServiceWorker } from "./install.js";
@@ -40,14 +40,14 @@ pad.addEventListener("change", () => {
 live.addEventListener("empty", () => feedback.hide());
 // The server answers again: whatever feedback waited for it can go now.
 live.addEventListener("answer", (e) => e.detail.result.source !== "device" && flushOutbox());
-live.addEventListener("answer", async (e) => {
+// The row is stored in the same task that shows the answer, before feedback is offered: a
+// reload (or the app closed) right after an answer keeps it, and feedback always finds its row.
+live.addEventListener("answer", (e) => {
   const answer = e.detail;
   if (answer.mode === "number") numbers.show(answer.result, answer.groups, answer.extents, pad.aspect);
   if (!answer.settled || drawingId === null || answer.result.reason === "blank") return;
-  const id = drawingId;
-  feedback.offer(id, answer);
-  const thumbnail = await dataUrl(await pad.toBlob(THUMB_HEIGHT));
-  if (id === drawingId) history.record(entryFor(id, answer.mode, answer.result, thumbnail));
+  history.record(entryFor(drawingId, answer.mode, answer.result, pad.toDataUrl(THUMB_HEIGHT)));
+  feedback.offer(drawingId, answer);
 });
 feedback.addEventListener("sent", (e) => {
   history.note(e.detail.id, { label: e.detail.label, status: e.detail.status });

@@ -191,7 +191,8 @@ function row(entry) {
   details.className = "history-details";
   const time = new Date(entry.time);
   const feedback = entry.feedback ? ` · ${entry.feedback.label === entry.answer ? "confirmed" : `was ${entry.feedback.label}`}` : "";
-  details.textContent = `${entry.reason ? "" : `${percent(entry.confidence)} · `}${time.toLocaleTimeString()} · model ${entry.model_version ?? "?"}${feedback}`;
+  const where = entry.source === "device" ? " · on this device" : "";
+  details.textContent = `${entry.reason ? "" : `${percent(entry.confidence)} · `}${time.toLocaleTimeString()} · model ${entry.model_version ?? "?"}${where}${feedback}`;
   const remove = document.createElement("button");
   remove.type = "button";
   remove.className = "history-remove";

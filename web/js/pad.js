@@ -30,12 +30,18 @@ export function paint(ctx, side, strokes, width = side) {
   }
 }
 
-/** The drawing as a PNG on white, `height` pixels high and as wide as the pad's aspect. */
-export function drawingBlob(strokes, aspect, height = EXPORT_SIDE) {
+/** A new canvas with the drawing on white, `height` pixels high and as wide as `aspect`. */
+function drawingCanvas(strokes, aspect, height) {
   const canvas = document.createElement("canvas");
   canvas.width = Math.round(height * aspect);
   canvas.height = height;
   paint(canvas.getContext("2d"), height, strokes, canvas.width);
+  return canvas;
+}
+
+/** The drawing as a PNG on white, `height` pixels high and as wide as the pad's aspect. */
+export function drawingBlob(strokes, aspect, height = EXPORT_SIDE) {
+  const canvas = drawingCanvas(strokes, aspect, height);
   return new Promise((resolve, reject) => {
     canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("PNG export failed"))), "image/png");
   });
@@ -145,6 +151,12 @@ export class Pad extends EventTarget {
   /** The drawing as a PNG on white, EXPORT_SIDE pixels high, whatever the display size. */
   toBlob(height = EXPORT_SIDE) {
     return drawingBlob(this.#strokes, this.#aspect, height);
+  }
+
+  /** The drawing as a PNG `data:` URL, made at once: a caller that must store it before the
+   * page can go away (a reload right after an answer) cannot wait for toBlob's encoder. */
+  toDataUrl(height) {
+    return drawingCanvas(this.#strokes, this.#aspect, height).toDataURL("image/png");
   }
 
   #changed() {
