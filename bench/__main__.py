@@ -12,6 +12,7 @@ bench/results/latest.json (not committed).
 
 import argparse
 import base64
+import http.client
 import io
 import json
 import os
@@ -163,6 +164,9 @@ def server_figures(
                 port, PAGE_PATH, [crop_to_ink(p) for p in pngs], "image/png", concurrency, seconds
             )
         figures["whole_c8"] = wrk.run(port, PAGE_PATH, pngs, "image/png", 8, seconds)
+        figures["predict_server"] = server_time(
+            port, PAGE_PATH, [crop_to_ink(p) for p in pngs], "image/png"
+        )
         figures["number"] = number_figures(port, number, seconds)
     finally:
         stop_server(process)
@@ -176,8 +180,35 @@ def number_figures(port: int, number: tuple[bytes, str], seconds: float) -> dict
     status, answer = post_json(port, body)
     if status != 200:
         return {"available": False, "status": status, "error": answer.get("error")}
-    figures = wrk.run(port, "/predict", [json.dumps(body).encode()], "application/json", 1, seconds)
-    return {"available": True, "digits": digits, "answer": answer.get("number"), **figures}
+    encoded = json.dumps(body).encode()
+    figures = wrk.run(port, "/predict", [encoded], "application/json", 1, seconds)
+    server = server_time(port, "/predict", [encoded], "application/json")
+    return {"available": True, "digits": digits, "answer": answer.get("number")} | figures | server
+
+
+def server_time(
+    port: int, path: str, bodies: list[bytes], content_type: str, count: int = 320
+) -> dict:
+    """The server's own time for a request (its Server-Timing header), median and 99th
+    percentile over `count` requests (the bodies in turn) sent one after another."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    durations = []
+    try:
+        for index in range(count):
+            body = bodies[index % len(bodies)]
+            connection.request("POST", path, body, {"Content-Type": content_type})
+            response = connection.getresponse()
+            response.read()
+            timing = response.getheader("server-timing", "")
+            if not timing.startswith("app;dur="):
+                return {}  # a server without the header: nothing to report
+            durations.append(float(timing.removeprefix("app;dur=")))
+    finally:
+        connection.close()
+    return {
+        "server_p50_ms": round(statistics.median(durations), 3),
+        "server_p99_ms": round(float(np.percentile(durations, 99)), 3),
+    }
 
 
 def model_figures(runs: int = 3_000) -> dict:
@@ -239,11 +270,31 @@ def markdown(results: dict) -> str:
     lines.append(
         "| `/predict`, the whole 280x280 canvas (as before), c=8 | " + " | ".join(cells) + " |"
     )
+    cells = [
+        (
+            f"p50 {t['server_p50_ms']} / p99 {t['server_p99_ms']} ms"
+            if (t := load[w].get("predict_server"))
+            else "no Server-Timing header"
+        )
+        for w in columns
+    ]
+    lines.append(
+        "| `/predict` (page's request), the server's own time (Server-Timing), one at a time | "
+        + " | ".join(cells)
+        + " |"
+    )
     cells = []
     for w in columns:
         n = load[w]["number"]
         if n["available"]:
-            cells.append(f"p50 {n['p50_ms']} / p99 {n['p99_ms']} ms ({n['requests_per_s']} req/s)")
+            server = (
+                f"; server time p50 {n['server_p50_ms']} / p99 {n['server_p99_ms']} ms"
+                if "server_p50_ms" in n
+                else ""
+            )
+            cells.append(
+                f"p50 {n['p50_ms']} / p99 {n['p99_ms']} ms ({n['requests_per_s']} req/s){server}"
+            )
         else:
             cells.append(f"not available (HTTP {n['status']})")
     lines.append("| number mode, six digits, c=1 | " + " | ".join(cells) + " |")

@@ -6,6 +6,7 @@ per request, and the body limit has to see the body as it streams in. The header
 id and the log share one middleware: each layer wraps `send` once more per request.
 """
 
+import asyncio
 import json
 import logging
 import os
@@ -13,7 +14,6 @@ import re
 import time
 from json.encoder import encode_basestring_ascii as encode_string
 
-import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.metrics import Metrics
@@ -35,6 +35,7 @@ SECURITY_HEADERS = [
 
 
 REQUEST_ID_HEADER = b"x-request-id"
+SERVER_TIMING_HEADER = b"server-timing"
 SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 """What a client may send as its own request id; anything else is replaced by ours."""
 
@@ -75,11 +76,14 @@ class BodyLimitMiddleware:
 
         async def counting_receive() -> Message:
             nonlocal received, deadline
-            deadline = deadline or anyio.current_time() + self.timeout
-            with anyio.move_on_after(deadline - anyio.current_time()) as scope:
-                message = await receive()
-            if scope.cancelled_caught:
-                raise BodyTooSlow
+            if deadline is None:
+                deadline = asyncio.get_running_loop().time() + self.timeout
+            try:
+                # asyncio's own timeout: half the cost of anyio's cancel scope, on every request.
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTooSlow from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
@@ -133,6 +137,17 @@ def request_id(scope: Scope) -> str:
     return os.urandom(16).hex()  # a uuid4's randomness without building the UUID object
 
 
+def server_timing(seconds: float) -> bytes:
+    """The Server-Timing value for a request that took `seconds` in the app so far.
+
+    "app" is the time from the request reaching the middleware (its head parsed and the
+    connection's bookkeeping done) to the response head: for every response but a
+    streamed one, the whole of the server's work except writing the bytes. A client
+    (bench/, a browser's devtools) can so tell the server's time from the network's.
+    """
+    return b"app;dur=%.3f" % (seconds * 1000)
+
+
 def log_line(method: str, path: str, status: int, ms: float, client: str | None, rid: str) -> str:
     """json.dumps of the request's log record, byte for byte, at a fifth of its cost.
 
@@ -148,7 +163,8 @@ def log_line(method: str, path: str, status: int, ms: float, client: str | None,
 
 class RequestLogMiddleware:
     """Give each request an id, time it, count it in the metrics, and log it as one JSON line;
-    add the security headers to every response, errors and static files included.
+    add the security headers and a Server-Timing header to every response, errors and static
+    files included.
 
     The id is in scope["state"]["request_id"] for the handlers, in the X-Request-ID
     response header and in the log line, so a client's report can be found in the log.
@@ -178,6 +194,7 @@ class RequestLogMiddleware:
                     *message.get("headers", ()),
                     *SECURITY_HEADERS,
                     (REQUEST_ID_HEADER, rid.encode()),
+                    (SERVER_TIMING_HEADER, server_timing(time.perf_counter() - start)),
                 ]
             await send(message)
 

@@ -128,7 +128,7 @@ def canvas_to_input(picture: Picture) -> np.ndarray | None:
         return None
     box = grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     # float64 holding the float32 strengths: the Lanczos products take it without a copy.
-    return _fit_and_centre(np.take(strength.astype(np.float64), box))
+    return _fit_and_centre(np.take(_wide_strength(light_paper, paper), box))
 
 
 def ink_image(picture: Picture) -> np.ndarray:
@@ -176,13 +176,13 @@ def _opaque_grey(pixels: np.ndarray) -> np.ndarray | None:
     """Grey levels of an opaque array as Pillow's convert("L") gives them; None if see-through."""
     if pixels.ndim == 2:
         return pixels
-    channels = pixels.shape[2]
+    height, width, channels = pixels.shape
+    pixels = np.ascontiguousarray(pixels)  # libspng's arrays already are: no copy
     # Alpha is the high byte of each little-endian 32-bit pixel: one fast min.
-    if channels == 4 and np.ascontiguousarray(pixels).view("<u4").min() < 0xFF000000:
+    if channels == 4 and pixels.view("<u4").min() < 0xFF000000:
         return None
-    height, width = pixels.shape[:2]
     mode = "RGBA" if channels == 4 else "RGB"
-    image = Image.frombuffer(mode, (width, height), np.ascontiguousarray(pixels), "raw", mode, 0, 1)
+    image = Image.frombuffer(mode, (width, height), pixels, "raw", mode, 0, 1)
     return np.asarray(image.convert("L"))
 
 
@@ -236,7 +236,9 @@ def _paper(grey: np.ndarray) -> tuple[bool, float]:
     ink); the median of the inverted border is 255 minus the median, exactly.
     """
     border = np.concatenate((grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]))
-    median = float(np.median(border))
+    border.sort()  # the middle one or two, as np.median takes them, at half its cost
+    middle = border.size // 2
+    median = (int(border[middle]) + int(border[(border.size - 1) // 2])) / 2
     light_paper = median > 127  # dark ink on light paper
     return light_paper, 255.0 - median if light_paper else median
 
@@ -256,12 +258,20 @@ def _strength_of_levels(light_paper: bool, paper: float, thresholded: bool) -> n
     return ink
 
 
+@lru_cache(maxsize=1024)
+def _wide_strength(light_paper: bool, paper: float) -> np.ndarray:
+    """The thresholded strength table as float64 (the same values), made once per paper."""
+    wide = _strength_of_levels(light_paper, paper, thresholded=True).astype(np.float64)
+    wide.flags.writeable = False
+    return wide
+
+
 def _fit_and_centre(digit: np.ndarray) -> np.ndarray | None:
     """Step 4: the cropped ink (float32 values) fitted into DIGIT_BOX, centred by mass in 28x28."""
     height, width = digit.shape
     scale = DIGIT_BOX / max(height, width)
     fitted = lanczos_resize(digit, max(1, round(width * scale)), max(1, round(height * scale)))
-    fitted = np.clip(fitted, 0.0, None)
+    np.maximum(fitted, 0.0, out=fitted)  # Lanczos lobes dip below zero
     peak = float(fitted.max())
     if peak <= 0.0:
         return None
@@ -338,16 +348,20 @@ def _compute_lanczos_weights(in_size: int, out_size: int) -> np.ndarray:
 
 
 _lanczos_weights = _WeightCache(WEIGHT_CACHE_BYTES)
+_POSITIONS = np.arange(IMAGE_SIZE, dtype=np.float64)
+"""Row and column indices of a fitted digit (at most IMAGE_SIZE a side), as float64: the
+products with the float32 sums are taken in float64, as with the integer indices before."""
 
 
 def _centre_by_mass(fitted: np.ndarray) -> np.ndarray:
     """Place the digit so that its centre of mass sits where MNIST puts it."""
     height, width = fitted.shape
     total = float(fitted.sum())
-    mass_row = float(np.arange(height) @ fitted.sum(axis=1)) / total
-    mass_col = float(np.arange(width) @ fitted.sum(axis=0)) / total
-    top = int(np.clip(round(MNIST_CENTRE[0] - mass_row), 0, IMAGE_SIZE - height))
-    left = int(np.clip(round(MNIST_CENTRE[1] - mass_col), 0, IMAGE_SIZE - width))
+    mass_row = float(_POSITIONS[:height] @ fitted.sum(axis=1)) / total
+    mass_col = float(_POSITIONS[:width] @ fitted.sum(axis=0)) / total
+    # Python's round, then the clip, as np.clip(round(...)) did: the same placement.
+    top = min(max(round(MNIST_CENTRE[0] - mass_row), 0), IMAGE_SIZE - height)
+    left = min(max(round(MNIST_CENTRE[1] - mass_col), 0), IMAGE_SIZE - width)
     field = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     field[top : top + height, left : left + width] = fitted
     return field
