@@ -21,6 +21,7 @@ The body's deadline is the app's (BodyLimitMiddleware), where a 408 can still be
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -68,17 +69,18 @@ class ResponseWriter:
 
     uvicorn writes the head and the body with two `transport.write` calls, and uvloop
     sends each at once: two system calls and, on loopback, two rounds of the receiver's
-    TCP processing. That was 12 % of a /predict's samples. Every response's head is
-    followed by a body message (an empty one for HEAD, 204 and 304), so the head is
-    never held for long; anything else the cycle does with the transport (closing it,
-    on an error) sends a held head first. An interim "100 Continue", which the client
-    waits for before it sends its body, is never held.
+    TCP processing. That was 12 % of a /predict's samples. The head goes out with the
+    first body part, or when the response completes without one (HEAD: uvicorn writes no
+    body), or before anything else the cycle does with the transport (closing it, on an
+    error). An interim "100 Continue", which the client waits for before it sends its
+    body, is never held.
     """
 
-    __slots__ = ("_head", "_started", "_transport")
+    __slots__ = ("_head", "_on_response", "_started", "_transport")
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(self, transport: asyncio.Transport, on_response: Callable[[], None]) -> None:
         self._transport = transport
+        self._on_response = on_response
         self._head: bytes | None = None
         self._started = False
 
@@ -105,6 +107,11 @@ class ResponseWriter:
     def close(self) -> None:
         self.flush()
         self._transport.close()
+
+    def response_complete(self) -> None:
+        """The cycle's on_response: the response is whole, so a held head goes now."""
+        self.flush()
+        self._on_response()
 
     def __getattr__(self, name: str) -> object:
         self.flush()  # whatever else the cycle asks of the transport sees the head sent
@@ -148,7 +155,9 @@ class ConnectionGuard:
         super().on_headers_complete()  # type: ignore[misc]
         cycle = self.cycle
         if cycle is not None and not cycle.response_started:  # the request's own cycle
-            cycle.transport = ResponseWriter(self.transport)
+            writer = ResponseWriter(self.transport, cycle.on_response)
+            cycle.transport = writer
+            cycle.on_response = writer.response_complete
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]

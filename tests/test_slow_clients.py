@@ -1,4 +1,5 @@
-"""Idle and slow clients cannot lock the server out, and cannot flood its log."""
+"""Idle and slow clients cannot lock the server out, and cannot flood its log; responses
+are written whole (head and body in one write) without holding back any that has no body."""
 
 import errno
 import logging
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from bench.server import free_port, wait_ready
+from serving.connections import ResponseWriter
 from serving.logs import OncePerInterval
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -178,3 +180,84 @@ def test_resource_errors_are_logged_once_per_interval():
     later = record()
     assert once.filter(later)
     assert "10000 more like this" in later.getMessage()
+
+
+def read_response(conn: socket.socket) -> bytes:
+    """One whole response with a Content-Length, from a keep-alive connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_responses_without_a_body_and_interim_ones_are_not_held(guarded_server):
+    """The head waits for the body to go out in one write (serving.connections.ResponseWriter),
+    but never for a body that does not come: HEAD, 304, and "100 Continue", which the client
+    waits for before it sends its body. All on one keep-alive connection."""
+    port, _ = guarded_server
+    png = FIXTURE.read_bytes()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(b"HEAD /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        head = conn.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n"), head
+
+        conn.sendall(b"GET /model.onnx HTTP/1.1\r\nHost: t\r\n\r\n")
+        etag = next(
+            line.split(b": ", 1)[1]
+            for line in read_response(conn).split(b"\r\n")
+            if line.lower().startswith(b"etag:")
+        )
+        conn.sendall(b"GET /model.onnx HTTP/1.1\r\nHost: t\r\nIf-None-Match: " + etag + b"\r\n\r\n")
+        assert conn.recv(65536).startswith(b"HTTP/1.1 304 ")
+
+        conn.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: t\r\nContent-Type: image/png\r\n"
+            b"Expect: 100-continue\r\nContent-Length: " + str(len(png)).encode() + b"\r\n\r\n"
+        )
+        assert conn.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        conn.sendall(png)
+        answer = read_response(conn)
+        assert answer.startswith(b"HTTP/1.1 200 ") and b'"digit":7' in answer, answer[:300]
+
+
+class RecordingTransport:
+    """Each write as the kernel would get it: one entry per system call."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def writelines(self, parts) -> None:
+        self.sent.append(b"".join(parts))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_head_goes_out_with_the_first_body_part():
+    transport, completed = RecordingTransport(), []
+    writer = ResponseWriter(transport, lambda: completed.append(True))
+    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # interim: at once
+    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n")
+    assert transport.sent == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+    writer.write(b"body")
+    writer.response_complete()
+    assert transport.sent[1:] == [b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nbody"]
+    assert completed == [True]
+
+    transport = RecordingTransport()
+    writer = ResponseWriter(transport, lambda: None)
+    writer.write(b"HTTP/1.1 500 Internal Server Error\r\n\r\n")
+    writer.close()  # an error after the head: the head first, then the close
+    assert transport.sent == [b"HTTP/1.1 500 Internal Server Error\r\n\r\n"] and transport.closed
