@@ -26,7 +26,7 @@ class TrainConfig:
     max_rotation_degrees: float = 12.0
     max_shift_pixels: float = 2.0
     max_zoom: float = 0.10
-    max_elastic_pixels: float = 1.5
+    max_elastic_pixels: float = 0.8
     stroke_change_probability: float = 0.5
     # --quick: a smoke run for tests, not a model to ship.
     quick: bool = False
