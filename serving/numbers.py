@@ -6,15 +6,15 @@ model together. A digit the model does not accept is answered as in single-digit
 (`"digit": null` with a reason), and then the number is not claimed.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
 
-from serving.answers import MESSAGES, digit_answer, judge, rejected_answer
-from serving.contract import DIGIT_CLASSES, IMAGE_SIZE
+from serving.answers import MESSAGES, digit_answer, is_blob, judge, rejected_answer
+from serving.contract import DIGIT_CLASSES, IMAGE_SIZE, OUTPUT_CLASSES
 from serving.preprocess import normalize_digit
-from serving.segment import Reading, TooManyParts, best_path, candidates
+from serving.segment import Layout, Reading, TooManyParts, best_path, lattice, layout, may_hold_two
 
 NUMBER_MESSAGES: dict[str, str] = {
     "not_a_digit": "Part of this drawing does not look like a digit; redraw the marked part.",
@@ -22,8 +22,15 @@ NUMBER_MESSAGES: dict[str, str] = {
 """What the number as a whole says when one of its digits is not read."""
 
 
-SURENESS_WEIGHT = 0.5
+DIGIT_WEIGHT = 6.0
+"""Weight of the model's belief that a part is one digit in its score (see reading_scores)."""
+
+SURENESS_WEIGHT = 1.5
 """Weight of the model's confidence in the named digit in a part's score (see reading_scores)."""
+
+DOUBT = 0.1
+"""A narrow piece read whole is cut in a second pass when the model gives "not a digit" at
+least this much, or names its digit with less than 1 - DOUBT (see read_parts)."""
 
 REJECTED_SCORE = -5.0
 """A candidate the judge rejects (not a digit) counts as this much less sure, so that a
@@ -40,19 +47,107 @@ class NumberParts:
 
     reading: Reading
     inputs: list[np.ndarray]
+    layout: Layout | None = None
 
 
-def number_parts(ink: np.ndarray, scale: float, max_digits: int) -> NumberParts:
-    """Segment a drawing's ink and prepare each candidate digit; raises TooManyDigits."""
+def number_parts(
+    ink: np.ndarray, scale: float, max_digits: int, opened: Collection[int] | None = None
+) -> NumberParts:
+    """Segment a drawing's ink and prepare each candidate digit; raises TooManyDigits.
+
+    `opened` says which narrow pieces are offered cut (see serving.segment.candidates);
+    the default, all that may hold two digits, is the full set of candidates in one pass.
+    """
+    return _prepared(number_layout(ink, scale, max_digits), opened)
+
+
+def number_layout(ink: np.ndarray, scale: float, max_digits: int) -> Layout:
+    """The pieces of a drawing (serving.segment.layout); raises TooManyDigits."""
     try:
-        reading = candidates(ink, scale, max_parts=max_digits)
+        return layout(ink, scale, max_parts=max_digits)
     except TooManyParts as exc:
         raise _too_many(exc.count, max_digits) from exc
+
+
+def _prepared(
+    drawing: Layout, opened: Collection[int] | None, known: dict[tuple, np.ndarray] | None = None
+) -> NumberParts:
+    """The lattice of a layout and each crop's model input (reused from `known` by key)."""
+    reading = lattice(drawing, opened)
     inputs = []
-    for crop in reading.crops:
+    for key, crop in zip(reading.keys, reading.crops, strict=True):
+        if known is not None and key in known:
+            inputs.append(known[key])
+            continue
         image = normalize_digit(crop.ink)
         inputs.append(np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32) if image is None else image)
-    return NumberParts(reading, inputs)
+    return NumberParts(reading, inputs, drawing)
+
+
+def read_parts(
+    drawings: list[Layout], run_model: Callable[[np.ndarray], np.ndarray]
+) -> list[tuple[NumberParts, np.ndarray]]:
+    """Every drawing's candidates and the model's probabilities for them, in at most two
+    batched runs of the model for all drawings together.
+
+    The first run reads each narrow piece whole (and the wide ones with their cuts): on
+    separated digits that is one crop per digit. A narrow piece that may hold two digits
+    (a 1 against a 7) and that the model doubts whole (see DOUBT) is then offered cut, and
+    only its new parts go through the model in a second run. So over-segmenting narrow
+    pieces costs nothing on a number written with gaps.
+    """
+    first = [_prepared(drawing, ()) for drawing in drawings]
+    probabilities = _run(run_model, [part.inputs for part in first])
+    result: list[tuple[NumberParts, np.ndarray] | None] = []
+    second: list[tuple[int, NumberParts, dict[tuple, np.ndarray]]] = []
+    for index, (drawing, part, p) in enumerate(zip(drawings, first, probabilities, strict=True)):
+        doubted = _doubted(drawing, part, p)
+        if not doubted:
+            result.append((part, p))
+            continue
+        known = dict(zip(part.reading.keys, part.inputs, strict=True))
+        seen = dict(zip(part.reading.keys, p, strict=True))
+        result.append(None)
+        second.append((index, _prepared(drawing, doubted, known), seen))
+    new_inputs = [
+        [x for key, x in zip(part.reading.keys, part.inputs, strict=True) if key not in seen]
+        for _, part, seen in second
+    ]
+    for (index, part, seen), new_p in zip(second, _run(run_model, new_inputs), strict=True):
+        fresh = iter(new_p)
+        p = np.stack([seen[key] if key in seen else next(fresh) for key in part.reading.keys])
+        result[index] = (part, p)
+    return [r for r in result if r is not None]
+
+
+def _run(
+    run_model: Callable[[np.ndarray], np.ndarray], inputs: list[list[np.ndarray]]
+) -> list[np.ndarray]:
+    """One model run for several drawings' inputs, split back per drawing."""
+    flat = [x for chunk in inputs for x in chunk]
+    if not flat:
+        return [np.zeros((0, OUTPUT_CLASSES), np.float32) for _ in inputs]
+    probabilities = run_model(np.stack(flat))
+    ends = np.cumsum([len(chunk) for chunk in inputs])[:-1]
+    return np.split(probabilities, ends)
+
+
+def _doubted(drawing: Layout, part: NumberParts, probabilities: np.ndarray) -> list[int]:
+    """The narrow pieces that may hold two digits and that the model doubts read whole
+    (not blobs: see is_blob)."""
+    index = {key: k for k, key in enumerate(part.reading.keys)}
+    doubted = []
+    for k in may_hold_two(drawing):
+        group = drawing.groups[k]
+        crop = index.get((k, group.x0, group.x1))
+        if crop is None:
+            continue
+        p = probabilities[crop]
+        doubt = p[DIGIT_CLASSES] >= DOUBT or p[:DIGIT_CLASSES].max() < 1 - DOUBT
+        # A mark as thick as it is long is no pair of digits: its slices would read as 1s.
+        if doubt and not is_blob(part.inputs[crop]):
+            doubted.append(k)
+    return doubted
 
 
 def _too_many(count: int, max_digits: int) -> TooManyDigits:
@@ -112,7 +207,7 @@ def reading_scores(probabilities: np.ndarray, reasons: list[str | None]) -> np.n
     digit_mass = np.maximum(probabilities[:, :DIGIT_CLASSES].sum(axis=1), 1e-6)
     top = np.maximum(probabilities[:, :DIGIT_CLASSES].max(axis=1), 1e-6)
     rejected = np.array([0.0 if r is None else REJECTED_SCORE for r in reasons])
-    return np.log(digit_mass) + SURENESS_WEIGHT * np.log(top / digit_mass) + rejected
+    return DIGIT_WEIGHT * np.log(digit_mass) + SURENESS_WEIGHT * np.log(top / digit_mass) + rejected
 
 
 def blank_number(version: str) -> dict:
@@ -136,10 +231,8 @@ def read_number(
     max_digits: int = 64,
 ) -> dict:
     """Everything after decoding, for one drawing: what evaluation and tests call."""
-    parts = number_parts(ink, scale, max_digits)
-    if not parts.inputs:
-        return blank_number(version)
-    return number_answer(parts, run_model(np.stack(parts.inputs)), version, max_digits)
+    ((parts, probabilities),) = read_parts([number_layout(ink, scale, max_digits)], run_model)
+    return number_answer(parts, probabilities, version, max_digits)
 
 
 def _product(confidences: list[float]) -> float:

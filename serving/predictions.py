@@ -18,7 +18,7 @@ import numpy as np
 from serving.answers import answer, rejected_answer
 from serving.contract import IMAGE_SIZE
 from serving.model import DigitModel
-from serving.numbers import TooManyDigits, number_answer, number_parts
+from serving.numbers import TooManyDigits, number_answer, number_layout, read_parts
 from serving.preprocess import ImageError, Picture, canvas_to_input, decode_image, ink_image
 from serving.segment import looks_like_several_digits
 
@@ -222,32 +222,29 @@ def _may_be_several(image: np.ndarray | None, reply: dict) -> bool:
 def predict_numbers(
     request: PredictionRequest, model: DigitModel, max_pixels: int, max_digits: int
 ) -> list[dict]:
-    """One number per image, in order; every candidate digit of every image goes through
-    the model in one run, and each image's best reading is chosen from it."""
-    parts = []
+    """One number per image, in order; the candidate digits of every image go through the
+    model together (in two runs when a narrow piece is doubted, see read_parts), and each
+    image's best reading is chosen from them."""
+    drawings = []
     for index, data in enumerate(request.images):
         where = f"images[{index}]: " if len(request.images) > 1 else ""
         try:
             picture = decode_image(data, max_pixels)
             ink = ink_image(picture)
             width = picture.shape[1] if isinstance(picture, np.ndarray) else picture.width
-            parts.append(number_parts(ink, width / ink.shape[1], max_digits))
+            drawings.append(number_layout(ink, width / ink.shape[1], max_digits))
         except ImageError as exc:
             exc.args = (f"{where}{exc}",)
             raise
         except TooManyDigits as exc:
             raise BadRequest(f"{where}{exc}") from exc
-    inputs = [image for part in parts for image in part.inputs]
-    probabilities = model.predict(np.stack(inputs)) if inputs else np.zeros((0, 0))
     version = model.info.version
-    answers, start = [], 0
-    for index, part in enumerate(parts):
-        chunk = probabilities[start : start + len(part.inputs)]
-        start += len(part.inputs)
+    answers = []
+    for index, (part, chunk) in enumerate(read_parts(drawings, model.predict)):
         try:
             answers.append(number_answer(part, chunk, version, max_digits, request.include_input))
         except TooManyDigits as exc:
-            where = f"images[{index}]: " if len(parts) > 1 else ""
+            where = f"images[{index}]: " if len(drawings) > 1 else ""
             raise BadRequest(f"{where}{exc}") from exc
     return answers
 

@@ -26,6 +26,7 @@ count_digit_groups() and looks_like_several_digits() are the cheap test for sing
 mode: merging only, never cutting. Everything here is a pure function on arrays.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -58,10 +59,23 @@ DIGIT_WIDTH = 0.62
 CONSIDER_SPLIT = 1.05
 """A piece wider than this many digit heights may be two digits: the model is asked."""
 
+NARROW_SPLIT = 0.7
+"""A piece wider than this many digit heights (but narrower than CONSIDER_SPLIT) may be two
+narrow digits touching: it is offered cut if the model doubts it whole."""
+
+GRID_STEP = 0.12
+GRID_WIDTH = 99.0
+"""Besides its thinnest places, a piece offered cut and at most GRID_WIDTH digit heights
+wide is tried every GRID_STEP digit heights."""
+
+WIDE = 0.8
+WIDE_COST = 1.0
+"""A part wider than WIDE digit heights costs the reading WIDE_COST per digit height more."""
+
 MIN_PART = 0.06
 """No cut is tried closer than this many digit heights to a piece's edge."""
 
-MAX_SPAN = 4
+MAX_SPAN = 6
 """A part is tried across at most this many neighbouring candidate cuts' intervals."""
 
 MAX_PART = 1.2
@@ -100,7 +114,7 @@ equally clean paths, the one nearest its start column."""
 SAME_PATH = 0.04
 """Two cuts whose paths are on average closer than this many digit heights are one."""
 
-CUT_COST = 0.5
+CUT_COST = 0.25
 """The prior cost of a cut, in log-confidence per pen stroke its path severs."""
 
 SCRAP = 0.12
@@ -168,6 +182,9 @@ class Reading:
     own: list[float] = field(default_factory=list)
     """Each edge's prior for the geometry's own choice (segment): without the cost of the
     ink its cuts sever, which is evidence for the model's choice, not the geometry's."""
+    keys: list[tuple] = field(default_factory=list)
+    """Each crop's identity (its piece and cut columns): the same key is the same crop in
+    any reading of the same layout, so a second pass need not prepare or read it again."""
 
 
 def segment(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None) -> list[DigitCrop]:
@@ -214,13 +231,26 @@ def looks_like_several_digits(ink: np.ndarray) -> bool:
     return count_digit_groups(ink) >= 2
 
 
-def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None) -> Reading:
-    """The geometric reading of a drawing and its plausible alternatives, for the model to
-    choose from (see best_path). Raises TooManyParts as segment does."""
+@dataclass(frozen=True)
+class Layout:
+    """A drawing's pieces, found once and read in up to two passes of the model (see
+    serving.numbers.read_parts): the labelled mask, the merged pieces left to right, and
+    the height of a digit in it."""
+
+    ink: np.ndarray
+    scale: float
+    factor: int
+    labels: np.ndarray
+    groups: list[_Piece]
+    height: float
+
+
+def layout(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None) -> Layout:
+    """The pieces of a drawing (none for a blank one); raises TooManyParts as segment does."""
     factor, small = _reduce(ink)
     labels, pieces = components(small)
     if not pieces:
-        return Reading([], [], 1)
+        return Layout(ink, scale, factor, labels, [], 0.0)
     height = typical_height(pieces)
     groups = merge(pieces, height, None if max_parts is None else 3 * max_parts)
     if max_parts is not None:
@@ -228,25 +258,78 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
         least = sum(1 if g.width <= SPLIT_WIDTH * height else _count(g, height) for g in groups)
         if least > max_parts:
             raise TooManyParts(least)
+    return Layout(ink, scale, factor, labels, groups, height)
+
+
+def may_hold_two(drawing: Layout) -> list[int]:
+    """The pieces narrow enough to be read whole first, yet wide enough to be two narrow
+    digits touching (a 1 against a 7, two 1s): cut only if the model doubts the whole."""
+    return [
+        k
+        for k, group in enumerate(drawing.groups)
+        if group.height >= TALL * drawing.height
+        and NARROW_SPLIT * _own(group, drawing.height)
+        < group.width
+        <= CONSIDER_SPLIT * _own(group, drawing.height)
+    ]
+
+
+def candidates(
+    ink: np.ndarray,
+    scale: float = 1.0,
+    max_parts: int | None = None,
+    opened: Collection[int] | None = (),
+) -> Reading:
+    """The geometric reading of a drawing and its plausible alternatives, for the model to
+    choose from (see best_path). Raises TooManyParts as segment does.
+
+    Pieces wider than CONSIDER_SPLIT digits are offered cut; so are the narrower pieces
+    in `opened` (indices into the layout's pieces, see may_hold_two), or all of them
+    when `opened` is None."""
+    return lattice(layout(ink, scale, max_parts), opened)
+
+
+def lattice(drawing: Layout, opened: Collection[int] | None = ()) -> Reading:
+    """candidates() on a layout already found: every part offered, and how they chain."""
+    if not drawing.groups:
+        return Reading([], [], 1)
+    ink, scale, factor, labels = drawing.ink, drawing.scale, drawing.factor, drawing.labels
+    groups, height = drawing.groups, drawing.height
+    if opened is None:
+        opened = may_hold_two(drawing)
     crops: list[DigitCrop | None] = []
     edges: list[tuple[int, int, int, float]] = []
     own: list[float] = []
+    keys: list[tuple] = []
 
     def add(
-        start: int, end: int, piece: _Piece, left: Cut, right: Cut, prior: float, cut: float = 0.0
+        key: tuple,
+        start: int,
+        end: int,
+        piece: _Piece,
+        left: Cut,
+        right: Cut,
+        prior: float,
+        cut: float = 0.0,
     ) -> None:
         crop = _crop(ink, labels, factor, scale, piece, left, right)
-        if crop is not None and crop.box[3] - crop.box[1] < TALL * height * factor * scale:
-            prior += SHORT_COST  # no digit is that short: a scrap, a bar, a flag
+        if crop is not None:
+            if crop.box[3] - crop.box[1] < TALL * height * factor * scale:
+                prior += SHORT_COST  # no digit is that short: a scrap, a bar, a flag
+            wide = (crop.box[2] - crop.box[0]) / (height * factor * scale) - WIDE
+            cut += WIDE_COST * max(wide, 0.0)  # evidence against, as the model's is
         crops.append(crop)
+        keys.append(key)
         edges.append((start, end, len(crops) - 1, prior - cut))
         own.append(prior)
 
     node = 0
     ends: list[tuple[int, int]] = []  # (first node, last node) of each group
-    points = [_cut_points(labels, group, height) for group in groups]
+    points = [_cut_points(labels, g, height, k in opened) for k, g in enumerate(groups)]
     found = _cut_paths(labels, [(g, b) for g, (_, b) in zip(groups, points, strict=True)], height)
-    for group, (default, bounds), (paths, severed) in zip(groups, points, found, strict=True):
+    for k, (group, (default, bounds), (paths, severed)) in enumerate(
+        zip(groups, points, found, strict=True)
+    ):
         bounds, paths, severed = _distinct(bounds, paths, severed, default, height)
         first = node
         for i, left in enumerate(bounds):
@@ -261,13 +344,14 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
                 else:
                     continue
                 # A reading pays for each cut it makes once: on the part to its right.
-                add(first + i, first + j, group, paths[i], paths[j], prior, severed[i])
+                key = (k, left, right)
+                add(key, first + i, first + j, group, paths[i], paths[j], prior, severed[i])
         node = first + len(bounds) - 1
         ends.append((first, node))
     for k, (a, b) in enumerate(pairwise(groups)):
         if _maybe_one_digit(a, b, height):
             joined = _union(a, b)
-            add(ends[k][0], ends[k + 1][1], joined, joined.x0, joined.x1, JOIN_COST)
+            add((k, "join"), ends[k][0], ends[k + 1][1], joined, joined.x0, joined.x1, JOIN_COST)
     kept = [i for i, crop in enumerate(crops) if crop is not None]
     renumber = {old: new for new, old in enumerate(kept)}
     return Reading(
@@ -275,6 +359,7 @@ def candidates(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None
         [(s, e, renumber[c], p) for s, e, c, p in edges if c in renumber],
         node + 1,
         [p for (_, _, c, _), p in zip(edges, own, strict=True) if c in renumber],
+        [keys[i] for i in kept],
     )
 
 
@@ -481,15 +566,21 @@ def _profile(labels: np.ndarray, piece: _Piece) -> np.ndarray:
     return np.concatenate(([region[:, 0].sum()], links)).astype(np.float64)
 
 
+def _own(piece: _Piece, height: float) -> float:
+    """The height a piece's width is weighed against: its own, or most of a digit's."""
+    return max(piece.height, 0.75 * height)
+
+
 def _cut_points(
-    labels: np.ndarray, piece: _Piece, height: float
+    labels: np.ndarray, piece: _Piece, height: float, opened: bool = False
 ) -> tuple[set[tuple[int, int]], list[int]]:
     """The parts the geometry cuts a piece into, as column ranges, and every column where
     the model may also consider a cut: for a piece wide enough to hold two digits, the cuts
     into as many digits as its width suggests and into one more, and its thinnest places."""
-    own = max(piece.height, 0.75 * height)
+    own = _own(piece, height)
     whole = {(piece.x0, piece.x1)}
-    if piece.width <= CONSIDER_SPLIT * own or piece.height < TALL * height:
+    wide_enough = piece.width > (NARROW_SPLIT if opened else CONSIDER_SPLIT) * own
+    if not wide_enough or piece.height < TALL * height:
         return whole, [piece.x0, piece.x1]
     profile = _profile(labels, piece)
     count = _count(piece, height)
@@ -504,6 +595,12 @@ def _cut_points(
         more = _deepest(profile, height, 2)
     else:
         more = _cuts(profile, count + 1) + _deepest(profile, height, count + 1)
+    # And a cut every GRID_STEP: the thinnest places are not always where digits meet (an
+    # open 0 against a 2 is as thin through its own hollow as at the contact).
+    if piece.width <= GRID_WIDTH * height:
+        step = max(1, int(GRID_STEP * height))
+        margin = max(1, int(MIN_PART * height))
+        more = more + list(range(margin + step // 2, piece.width - margin, step))
     # Near-duplicate cuts would only multiply the crops: keep one of each, the plain one first.
     bounds = [piece.x0, piece.x1, *cuts]
     for c in sorted(piece.x0 + c for c in more):
