@@ -4,6 +4,7 @@ The benchmark and the tests that need a real server (concurrency, cold start)
 share this, so they measure and exercise the same thing.
 """
 
+import http.client
 import os
 import socket
 import subprocess
@@ -35,16 +36,42 @@ def http_get_status(port: int, path: str, timeout: float = 1.0) -> int | None:
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
 
 
-def start_server(port: int, **env: str) -> subprocess.Popen:
-    """`python -m serving` on 127.0.0.1:port with extra environment; logs are discarded."""
+def start_server(port: int, log: Path | None = None, **env: str) -> subprocess.Popen:
+    """`python -m serving` on 127.0.0.1:port with extra environment; its log goes to the
+    file `log`, or is discarded."""
     environment = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **env}
-    return subprocess.Popen(
-        [sys.executable, "-m", "serving"],
-        cwd=REPO_ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    sink = subprocess.DEVNULL if log is None else log.open("wb")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "serving"],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=sink,
+            stderr=sink,
+        )
+    finally:
+        if log is not None:
+            sink.close()
+
+
+def post_status(port: int, path: str, body: bytes, content_type: str, timeout: float = 1.0):
+    """The status of one POST on a new loopback connection, or None when nothing answers."""
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            connection.request("POST", path, body, {"Content-Type": content_type})
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+    except (OSError, http.client.HTTPException):
+        return None
+
+
+STARTED = b"Application startup complete."
+"""What uvicorn logs in each worker when its lifespan has run (the model loaded and warmed
+up), just before it takes the connections waiting on its listener."""
 
 
 def wait_ready(process: subprocess.Popen, port: int, timeout: float = 30.0) -> float:

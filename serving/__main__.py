@@ -1,14 +1,14 @@
 """`python -m serving` (and the `number-visualizer` script): check everything, then serve.
 
-Settings, the open-files limit, the port and the model are all checked here, once,
-before any worker starts, so a bad value ends the process with one clear line and
-a non-zero exit instead of a traceback from every worker (or, with several
-workers, a supervisor that exits 0 after its workers failed).
+Settings, the open-files limit and the port are checked here, once, before any worker
+starts, and the model before any connection is taken (serving.server: by this process,
+or by each forked worker, which reports back), so a bad value ends the process with one
+clear line and a non-zero exit instead of a traceback from every worker (or, with
+several workers, a supervisor that exits 0 after its workers failed).
 """
 
 import sys
 
-from serving.model import DigitModel, ModelError
 from serving.server import StartupError, serve
 from serving.settings import SettingError, check_resources, load_settings
 
@@ -18,8 +18,7 @@ def main() -> None:
     try:
         settings = load_settings()
         check_resources(settings)
-        DigitModel.load(settings.model_path, settings.ort_threads)
-    except (SettingError, ModelError) as exc:
+    except SettingError as exc:
         sys.exit(f"number-visualizer: cannot start: {exc}")
     try:
         serve(settings)

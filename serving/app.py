@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from serving import png, predictions, shell
+from serving import loaded, png, predictions, shell
 from serving.feedback import StoreError, open_store
 from serving.feedback import export as feedback_rows
 from serving.feedback.submission import model_inputs, parse_submission, to_record
@@ -313,7 +313,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
-        model = DigitModel.load(settings.model_path, settings.ort_threads)
+        # The model `python -m serving` (or this forked worker) loaded and checked a moment
+        # ago, or, for an app built another way, loaded now.
+        model = loaded.take(settings.model_path, settings.ort_threads) or DigitModel.load(
+            settings.model_path, settings.ort_threads
+        )
         logger.info("serving model %s from %s", model.info.version, settings.model_path)
         feedback_store = open_store(settings.feedback_db)  # connects on first use
         yield {

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.server import free_port, start_server, stop_server, wait_ready
+from bench.server import STARTED, free_port, start_server, stop_server, wait_ready
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "seven.png"
@@ -110,3 +110,30 @@ def test_make_serve_stopped_by_a_signal_exits_0(workers, sig):
             os.killpg(make.pid, signal.SIGKILL)
     assert make.returncode == 0, output
     assert "make: ***" not in output and "Traceback" not in output, output
+
+
+def test_workers_are_forked_before_onnxruntime_and_load_the_model_once_each(tmp_path):
+    """Two workers start forked from a supervisor that never loads onnxruntime (importing it
+    starts a thread, and a process with threads must not fork); each loads the model once,
+    before it opens its listener, and the supervisor says it listens only after both have."""
+    port, log = free_port(), tmp_path / "server.log"
+    process = start_server(port, log=log, WORKERS="2", LOG_LEVEL="info")
+    try:
+        wait_ready(process, port)
+        deadline = time.monotonic() + 30
+        while log.read_bytes().count(STARTED) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = worker_pids(process.pid)
+        assert len(workers) == 2, workers
+        supervisor_command = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+        assert "onnxruntime" not in Path(f"/proc/{process.pid}/maps").read_text()
+        for pid in workers:
+            assert Path(f"/proc/{pid}/cmdline").read_bytes() == supervisor_command  # forked
+            assert "onnxruntime" in Path(f"/proc/{pid}/maps").read_text()
+        text = log.read_text()
+        assert text.count("serving model ") == 2, text
+        listening = text.index("with 2 workers")
+        # Each worker had its model loaded and its listener open when the supervisor said so.
+        assert text.count("loaded the model and opened its listener", 0, listening) == 2, text
+    finally:
+        stop_server(process)
