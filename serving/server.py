@@ -250,19 +250,18 @@ def fork_workers(config: "ServerConfig", settings: Settings) -> list[ForkedWorke
         workers.append(ForkedWorker(config, Listener(settings.host, settings.port)))
         workers[-1].start()
     pending = {worker.report: worker for worker in workers}
-    failure = ""
+    failure, code = "", MODEL_FAILURE
     deadline = time.monotonic() + WORKER_START_TIMEOUT
     while pending and not failure and time.monotonic() < deadline:
         readable, _, _ = select.select(list(pending), [], [], 0.05)
-        for report in readable:
+        for report in readable:  # "ok", a ModelError's message, or nothing: the worker died
             worker = pending.pop(report)
             answer = os.read(report, select.PIPE_BUF).decode(errors="replace")
             os.close(report)
-            if answer != "ok":
-                failure = answer or f"worker {worker.pid} exited before it loaded the model"
-        for report, worker in list(pending.items()):
-            if worker.process.exitcode is not None and report not in readable:
-                failure = failure or f"worker {worker.pid} exited with {worker.process.exitcode}"
+            if not answer:
+                failure, code = f"worker {worker.pid} exited before it was ready", STARTUP_FAILURE
+            elif answer != "ok":
+                failure = answer
     if failure or pending:
         for worker in workers:
             if worker.process.exitcode is None:
@@ -270,7 +269,7 @@ def fork_workers(config: "ServerConfig", settings: Settings) -> list[ForkedWorke
             worker.process.join()
         for report in pending:
             os.close(report)
-        raise StartupError(failure or "no worker loaded the model in time", MODEL_FAILURE)
+        raise StartupError(failure or "the workers did not load the model in time", code)
     return workers
 
 
