@@ -138,7 +138,8 @@ def ink_image(picture: Picture) -> np.ndarray:
     canvas exported without a fill works for black and for white strokes.
     """
     grey = grey_levels(picture)
-    return _strength_of_levels(*_paper(grey), thresholded=False)[grey]
+    # np.take rather than indexing: the same values, at half the cost on a number pad.
+    return np.take(_strength_of_levels(*_paper(grey), thresholded=False), grey)
 
 
 def normalize_digit(ink: np.ndarray) -> np.ndarray | None:
