@@ -19,7 +19,16 @@ from playwright.sync_api import Browser, Page, Request, Route, expect, sync_play
 
 from bench.server import free_port
 from serving import shell
-from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, AppServer, draw_with_mouse
+from tests.browser_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DIGITS,
+    AppServer,
+    draw_with_mouse,
+    number_strokes,
+    place,
+    switch_to_number_mode,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 WEB = REPO / "web"
@@ -252,14 +261,18 @@ def outbox_size(page: Page) -> int:
     return page.evaluate("import('./js/outbox.js').then((outbox) => outbox.pendingCount())")
 
 
-def answered_by(page: Page, source: str, digit: str, timeout: float = 15_000) -> None:
-    """Wait for the drawing's own answer: a mid-stroke preview can show the digit first, while
-    the answer asked for when the pen lifted is still on its way (the result is aria-busy)."""
-    expect(page.locator("#answered-by")).to_have_attribute("data-source", source, timeout=timeout)
-    expect(page.locator("#digit")).to_have_text(digit, timeout=timeout)
+def answered_by(page: Page, source: str, digit: str | None, timeout: float = 15_000) -> None:
+    """Wait for the drawing's own answer (showing `digit`, unless None): a mid-stroke preview
+    can show the digit first, while the answer asked for when the pen lifted is still on its
+    way (the result is aria-busy)."""
+    answered = page.locator("#answered-by")
+    expect(answered).to_have_attribute("data-source", source, timeout=timeout)
+    if digit is not None:
+        expect(page.locator("#digit")).to_have_text(digit, timeout=timeout)
     expect(page.locator("#result")).to_have_attribute("aria-busy", "false", timeout=timeout)
-    expect(page.locator("#answered-by")).to_have_attribute("data-source", source, timeout=1)
-    expect(page.locator("#digit")).to_have_text(digit, timeout=1)
+    expect(answered).to_have_attribute("data-source", source, timeout=1)
+    if digit is not None:
+        expect(page.locator("#digit")).to_have_text(digit, timeout=1)
 
 
 def stored_history(page: Page) -> list[dict]:
@@ -364,6 +377,51 @@ def test_installed_page_answers_offline_then_the_server_again(
     assert [row["label"] for row in rows] == ["7"]
     console.assert_clean()
     context.close()
+
+
+def expect_number_on_device(page: Page, text: str) -> None:
+    """The drawing's own answer: the number, one box per digit, read on this device."""
+    answered_by(page, "device", text)
+    boxes = page.locator("#boxes .part-box")
+    expect(boxes).to_have_count(len(text))
+    assert boxes.evaluate_all("bs => bs.map((b) => b.dataset.digit)") == list(text)
+    expect(page.locator("#answered-by")).to_contain_text("digits that touch need the server")
+
+
+def test_number_mode_offline_reads_the_parts_on_the_device(
+    browser: Browser, server: AppServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    console = Console(page)
+    page.goto(server.url)
+    wait_until_offline_ready(page)
+    server.stop()
+    try:
+        context.set_offline(True)
+        page.reload()
+        switch_to_number_mode(page)
+
+        draw_with_mouse(page, number_strokes("2026"))
+        expect_number_on_device(page, "2026")
+        # A 4 and a 7 drawn across each other are one group of strokes: without the server
+        # the page does not cut them, and offers to split them; split, they are 47.
+        page.locator("#clear").click()
+        draw_with_mouse(page, place(DIGITS["4"], 0.45) + place(DIGITS["7"], 0.56))
+        answered_by(page, "device", None)
+        expect(page.locator("#boxes .part-box")).to_have_count(1)
+        page.locator("#split .split-button", has_text="Split").click()
+        expect_number_on_device(page, "47")
+
+        rows = page.locator("#history-list li")
+        expect(rows.locator(".history-answer")).to_have_text(["47", "2026"])
+        expect(rows.locator(".history-details")).to_contain_text(["on this device"] * 2)
+        history = stored_history(page)
+        assert [(row["mode"], row["source"]) for row in history] == [("number", "device")] * 2
+        console.assert_clean()
+    finally:
+        server.start()
+        context.close()
 
 
 def test_feedback_whose_reply_was_lost_is_sent_again_and_stored_once(

@@ -4,6 +4,7 @@
 // control and the number's boxes.
 
 import { isReady, predict, ServerError } from "./client.js";
+import { serverOrDevice } from "./fallback.js";
 
 /** Ask this long after the last pen movement... */
 const DEBOUNCE_MS = 150;
@@ -130,20 +131,10 @@ export class LiveRecognition extends EventTarget {
  * loaded only now) when the server cannot be reached. */
 export async function readDigit(pad, signal) {
   const png = await pad.toBlob();
-  try {
-    // The browser knows it has no network: no need to wait for a request to fail.
-    if (navigator.onLine === false) throw new TypeError("the browser is offline");
-    return { result: await predict(png, signal), png, mode: "digit" };
-  } catch (error) {
-    if (error.name === "AbortError" || (error instanceof ServerError && error.isClientError)) throw error;
-    try {
-      const { recognizeOnDevice } = await import("./offline.js");
-      const result = await recognizeOnDevice(pad);
-      signal.throwIfAborted();
-      return { result, png, mode: "digit" };
-    } catch (offlineError) {
-      if (offlineError.name === "AbortError") throw offlineError;
-      throw error; // no model on this device yet: the server's failure is the news
-    }
-  }
+  const result = await serverOrDevice(
+    () => predict(png, signal),
+    (offline) => offline.recognizeOnDevice(pad),
+    signal,
+  );
+  return { result, png, mode: "digit" };
 }

@@ -4,7 +4,7 @@
 // after a request to the server has failed, so none of it costs anything on the first paint;
 // the service worker has cached the runtime and the model by then (sw.js).
 
-import { EXPORT_SIDE, paint } from "./pad.js";
+import { canvasPixels, drawingCanvas } from "./pad.js";
 import { canvasToInput, IMAGE_SIZE, roundHalfEven } from "./preprocess.js";
 
 const RUNTIME = new URL("../vendor/onnxruntime-web/ort.wasm.min.mjs", import.meta.url).href;
@@ -73,25 +73,33 @@ export function prepare() {
  * give, plus source: "device".
  */
 export async function recognizeOnDevice(pad) {
-  const width = Math.round(EXPORT_SIDE * pad.aspect);
-  const canvas = document.createElement("canvas");
-  canvas.width = width;
-  canvas.height = EXPORT_SIDE;
-  const ctx = canvas.getContext("2d", { willReadFrequently: true });
-  paint(ctx, EXPORT_SIDE, pad.strokes, width);
-  return recognizePixels(ctx.getImageData(0, 0, width, EXPORT_SIDE));
+  return (await recognizeMany([canvasPixels(drawingCanvas(pad.strokes, pad.aspect))]))[0];
 }
 
-/** The same for an ImageData (RGBA pixels of a drawing). */
-export async function recognizePixels(imageData) {
-  const image = canvasToInput(imageData);
+/** Several drawings (ImageData each) in one run of the model, as POST /predict's batch
+ * {"images": [...]} answers them: one answer per drawing, in order. */
+export async function recognizeMany(imageDatas) {
+  const images = imageDatas.map(canvasToInput);
   const { ort, session, version } = await model();
-  if (image === null) return { ...rejected("blank", version, null), source: "device" };
-  const feeds = { [INPUT_NAME]: new ort.Tensor("float32", image, [1, IMAGE_SIZE, IMAGE_SIZE, 1]) };
-  const probabilities = (await session.run(feeds))[OUTPUT_NAME].data;
-  const reason = judge(image, probabilities);
-  const answer = reason ? rejected(reason, version, probabilities) : digitAnswer(probabilities, version);
-  return { ...answer, input: rows(image), source: "device" };
+  const inked = images.filter((image) => image !== null);
+  const size = IMAGE_SIZE * IMAGE_SIZE;
+  let probabilities = new Float32Array(0);
+  if (inked.length) {
+    const batch = new Float32Array(inked.length * size);
+    inked.forEach((image, i) => batch.set(image, i * size));
+    const feeds = { [INPUT_NAME]: new ort.Tensor("float32", batch, [inked.length, IMAGE_SIZE, IMAGE_SIZE, 1]) };
+    probabilities = (await session.run(feeds))[OUTPUT_NAME].data;
+  }
+  const classes = probabilities.length / Math.max(1, inked.length);
+  let k = 0;
+  return images.map((image) => {
+    if (image === null) return { ...rejected("blank", version, null), source: "device" };
+    const own = probabilities.subarray(k * classes, (k + 1) * classes);
+    k += 1;
+    const reason = judge(image, own);
+    const answer = reason ? rejected(reason, version, own) : digitAnswer(own, version);
+    return { ...answer, input: rows(image), source: "device" };
+  });
 }
 
 /** serving/answers.py judge(): why this input is not a digit, or null. */

@@ -31,7 +31,7 @@ export function paint(ctx, side, strokes, width = side) {
 }
 
 /** A new canvas with the drawing on white, `height` pixels high and as wide as `aspect`. */
-function drawingCanvas(strokes, aspect, height) {
+export function drawingCanvas(strokes, aspect, height = EXPORT_SIDE) {
   const canvas = document.createElement("canvas");
   canvas.width = Math.round(height * aspect);
   canvas.height = height;
@@ -41,10 +41,19 @@ function drawingCanvas(strokes, aspect, height) {
 
 /** The drawing as a PNG on white, `height` pixels high and as wide as the pad's aspect. */
 export function drawingBlob(strokes, aspect, height = EXPORT_SIDE) {
-  const canvas = drawingCanvas(strokes, aspect, height);
+  return pngBlob(drawingCanvas(strokes, aspect, height));
+}
+
+/** A canvas as a PNG blob. */
+export function pngBlob(canvas) {
   return new Promise((resolve, reject) => {
     canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("PNG export failed"))), "image/png");
   });
+}
+
+/** A canvas's RGBA pixels, as the preprocessing reads them. */
+export function canvasPixels(canvas) {
+  return canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
 }
 
 /** One stroke as quadratic curves through the midpoints of its samples: smooth, no corners. */

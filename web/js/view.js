@@ -12,6 +12,9 @@ const REJECTED = {
   several_digits: "Several digits, not one",
 };
 
+/** What a number read on this device cannot do (numbers.js deviceGroups). */
+const DEVICE_SPLIT = "Each group of strokes is read as one digit; digits that touch need the server.";
+
 const DIGITS = Array.from({ length: 10 }, (_, d) => String(d));
 const SIDE = 28;
 
@@ -77,10 +80,11 @@ export class ResultView {
     // Answers from the model on this device (offline.js) say so; the server's are the default.
     this.#answeredBy.hidden = false;
     this.#answeredBy.dataset.source = result.source ?? "server";
-    this.#answeredBy.textContent =
-      result.source === "device"
-        ? "Answered on this device: the server can't be reached."
-        : "Answered by the server.";
+    this.#answeredBy.textContent = result.source !== "device"
+      ? "Answered by the server."
+      : isNumberAnswer(result)
+        ? `Answered on this device: the server can't be reached. ${DEVICE_SPLIT}`
+        : "Answered on this device: the server can't be reached.";
     if (isNumberAnswer(result)) {
       this.#showNumber(result);
     } else if (result.reason === "blank" || (result.blank && result.digit === null)) {
