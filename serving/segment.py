@@ -59,7 +59,7 @@ DIGIT_WIDTH = 0.62
 CONSIDER_SPLIT = 1.05
 """A piece wider than this many digit heights may be two digits: the model is asked."""
 
-NARROW_SPLIT = 0.7
+NARROW_SPLIT = 0.45
 """A piece wider than this many digit heights (but narrower than CONSIDER_SPLIT) may be two
 narrow digits touching: it is offered cut if the model doubts it whole."""
 

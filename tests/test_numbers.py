@@ -238,3 +238,52 @@ def test_number_answers_are_described_by_the_openapi_document(client, year):
         answer = client.post("/predict", json=body).json()
         jsonschema.validate(answer, root, cls=jsonschema.Draft202012Validator)
     assert "mode" in str(spec["paths"]["/predict"]["post"]["parameters"])
+
+
+def counting(model):
+    """The served model's predict, recording how many inputs each run had."""
+    runs: list[int] = []
+
+    def run(images: np.ndarray) -> np.ndarray:
+        runs.append(len(images))
+        return model.predict(images)
+
+    return run, runs
+
+
+def test_digits_with_gaps_cost_one_model_run_and_one_crop_per_digit(settings, year):
+    """The over-segmentation of narrow pieces costs nothing when the digits are apart."""
+    from serving.model import DigitModel
+    from serving.numbers import read_number
+    from serving.preprocess import decode_image, ink_image
+
+    run, runs = counting(DigitModel.load(settings.model_path))
+    answer = read_number(ink_image(decode_image(year[0], 10**7)), 1.0, run, "test")
+    assert answer["number"] == "2026"
+    assert runs == [4]
+
+
+def test_touching_pairs_of_narrow_digits_are_cut_in_a_second_run(settings):
+    """A 1 against a 7, a 4 or a 9 makes one piece narrower than a wide digit, which is
+    read whole first; the model doubts it, and its cuts are read in a second run."""
+    from serving.model import DigitModel
+    from serving.numbers import read_number
+    from serving.preprocess import ink_image
+    from training.strokes import TEMPLATES
+
+    run, runs = counting(DigitModel.load(settings.model_path))
+    right, two_runs = 0, 0
+    cases = [(pair, seed) for pair in ("17", "14", "19") for seed in range(4)]
+    for pair, seed in cases:
+        rng = np.random.default_rng(seed)
+        inks = [stroke_ink(int(d), next(iter(TEMPLATES[int(d)])), 150, rng) for d in pair]
+        tops = [(NUMBER_CANVAS[1] - ink.shape[0]) // 2 for ink in inks]
+        drawn = compose(inks, tops, [0])
+        assert drawn is not None
+        assert len(components(ink_mask(drawn[0]))[1]) == 1  # one piece of ink
+        runs.clear()
+        answer = read_number(ink_image(drawn[0]), 1.0, run, "test")
+        right += answer["number"] == pair
+        two_runs += len(runs) == 2 and runs[0] == 1
+    assert two_runs >= len(cases) - 2, two_runs
+    assert right >= len(cases) - 2, right

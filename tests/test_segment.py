@@ -12,7 +12,10 @@ from serving.segment import (
     candidates,
     components,
     count_digit_groups,
+    lattice,
+    layout,
     looks_like_several_digits,
+    may_hold_two,
     segment,
 )
 from training.canvas import render_strokes
@@ -214,3 +217,24 @@ def test_a_scribble_wider_than_the_limit_is_refused_before_any_crop_is_read():
     ink = ink_of(draw([wave], pen=6))
     with pytest.raises(TooManyParts):
         segment(ink, max_parts=12)
+
+
+def test_a_narrow_touching_pair_is_offered_cut_only_when_opened():
+    """A 1 leaning against a 7 makes one piece narrower than a wide digit: read whole first
+    (one crop, so a number written with gaps costs one crop per digit), and offered cut,
+    with a part for each digit, when the caller opens it (serving.numbers does when the
+    model doubts the whole)."""
+    seven, one = (250, 110, 330, 110), (330, 110, 285, 250)
+    stem = (340, 105, 340, 250)  # its left edge touches the 7's bar
+    ink = ink_of(lines([seven, one, stem]))
+    drawing = layout(ink)
+    assert len(drawing.groups) == 1
+    assert may_hold_two(drawing) == [0]
+    assert len(lattice(drawing, ()).crops) == 1
+    parts = lattice(drawing, [0]).crops
+    left = [p for p in parts if p.box[0] < 250 and 325 <= p.box[2] <= 337]
+    right = [p for p in parts if p.box[0] >= 310 and p.box[2] >= 345 and p.box[3] - p.box[1] > 140]
+    assert left and right, [p.box for p in parts]
+    # Never a narrow mark: one stroke is no pair, and stays whole even when opened.
+    bar = layout(ink_of(lines([stem])))
+    assert may_hold_two(bar) == []

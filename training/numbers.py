@@ -191,9 +191,7 @@ def evaluate_numbers(
     probabilities = DigitModel.load(Path(model_path)).predict  # exactly what is served
 
     rows = []
-    for source, kind, length, canvas, truth, boxes in number_cases(
-        x_test, y_test, per_cell, seed
-    ):
+    for source, kind, length, canvas, truth, boxes in number_cases(x_test, y_test, per_cell, seed):
         if kind not in gaps or length not in lengths:
             continue
         answer = read_number(ink_image(canvas), 1.0, probabilities, "evaluation")
@@ -296,7 +294,7 @@ def main() -> None:
     parser.add_argument(
         "--dev",
         action="store_true",
-        help="the development set (MNIST training digits, DEV_SEED): tune on this, not the test set",
+        help="the development set (MNIST training digits, DEV_SEED): tune on it, not the test set",
     )
     args = parser.parse_args()
     data = load(args.data)
