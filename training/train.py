@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from serving.contract import NOT_A_DIGIT, OUTPUT_CLASSES, model_batch
-from training.augment import elastic_distortion, make_augmenter, vary_stroke_width
+from training.augment import random_geometry, vary_stroke_width
 from training.calibrate import fit_temperature
 from training.canvas import canvas_inputs
 from training.config import QUICK_TRAIN_SIZE, TrainConfig
@@ -57,11 +57,8 @@ def generated(config: TrainConfig, mnist_train: np.ndarray, count_scale: float, 
 
 
 def training_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
-    augmenter = make_augmenter(config)
-
     def augment(images, labels):
-        images = augmenter(images, training=True)
-        images = elastic_distortion(images, config.max_elastic_pixels, config.seed + 3)
+        images = random_geometry(images, config, config.seed + 10)  # vary_stroke_width: seed, +1
         images = vary_stroke_width(images, config.stroke_change_probability, config.seed)
         return images, tf.one_hot(labels, OUTPUT_CLASSES)
 
