@@ -64,9 +64,8 @@ NARROW_SPLIT = 0.45
 narrow digits touching: it is offered cut if the model doubts it whole."""
 
 GRID_STEP = 0.12
-GRID_WIDTH = 99.0
-"""Besides its thinnest places, a piece offered cut and at most GRID_WIDTH digit heights
-wide is tried every GRID_STEP digit heights."""
+"""Besides its thinnest places, a piece opened (see may_hold_two) or wider than SPLIT_WIDTH
+is tried cut every this many digit heights."""
 
 WIDE = 0.8
 WIDE_COST = 1.0
@@ -262,15 +261,14 @@ def layout(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None) ->
 
 
 def may_hold_two(drawing: Layout) -> list[int]:
-    """The pieces narrow enough to be read whole first, yet wide enough to be two narrow
-    digits touching (a 1 against a 7, two 1s): cut only if the model doubts the whole."""
+    """The pieces that may be one digit or two touching (a 1 against a 7, two 1s, a 0
+    against a 2): read whole first, and cut finely only if the model doubts the whole.
+    Those wider than CONSIDER_SPLIT are offered a few cuts at once; narrower, none."""
     return [
         k
         for k, group in enumerate(drawing.groups)
         if group.height >= TALL * drawing.height
-        and NARROW_SPLIT * _own(group, drawing.height)
-        < group.width
-        <= CONSIDER_SPLIT * _own(group, drawing.height)
+        and NARROW_SPLIT * _own(group, drawing.height) < group.width <= SPLIT_WIDTH * drawing.height
     ]
 
 
@@ -597,7 +595,7 @@ def _cut_points(
         more = _cuts(profile, count + 1) + _deepest(profile, height, count + 1)
     # And a cut every GRID_STEP: the thinnest places are not always where digits meet (an
     # open 0 against a 2 is as thin through its own hollow as at the contact).
-    if piece.width <= GRID_WIDTH * height:
+    if opened or piece.width > SPLIT_WIDTH * height:
         step = max(1, int(GRID_STEP * height))
         margin = max(1, int(MIN_PART * height))
         more = more + list(range(margin + step // 2, piece.width - margin, step))
