@@ -12,15 +12,19 @@ full size is no gap to a reader):
    drawn with a gap, an open 4) are offered as one digit too.
 3. **Cut.** A piece wider than its height may hold touching digits. Where to cut is
    chosen by the column profile of severed ink links: into as many digits as its width
-   suggests and one more, and at its thinnest places. Each cut then follows the path from
+   suggests and one more, at its thinnest places, and (for a piece wider than SPLIT_WIDTH,
+   or one the caller opens: a narrower piece the model doubts whole, see may_hold_two)
+   every GRID_STEP besides: over-segmentation, the model rejects the wrong parts. Each
+   cut then follows the path from
    the piece's top to its bottom that severs the least ink (a shortest path by dynamic
    programming over the rows, diagonals allowed, within a band around its column), so it
    slips between digits that lean into or overlap each other; each cut costs the reading
    a little per pen stroke it severs. Scraps of the neighbour left by a cut are dropped.
-4. **Choose.** candidates() returns every offered part as a crop and the ways they chain
-   left to right (a Reading); the caller scores each crop with the model, in one batched
-   run, and best_path() picks the reading with the highest total. segment() is the
-   geometry's own choice, without the model.
+4. **Choose.** candidates() (or layout() then lattice()) returns every offered part as a
+   crop and the ways they chain left to right (a Reading); the caller scores each crop
+   with the model, in one batched run (two with opened pieces: serving.numbers.read_parts),
+   and best_path() picks the reading with the highest total. segment() is the geometry's
+   own choice, without the model.
 
 count_digit_groups() and looks_like_several_digits() are the cheap test for single-digit
 mode: merging only, never cutting. Everything here is a pure function on arrays.
