@@ -14,6 +14,7 @@ threads must not fork. If the supervisor finds itself with a thread anyway, it s
 """
 
 import errno
+import gc
 import importlib
 import logging
 import multiprocessing
@@ -113,11 +114,21 @@ class ServerConfig(uvicorn.Config):
 
 
 class CleanServer(uvicorn.Server):
-    """A server that, stopped by SIGINT or SIGTERM, exits 0 after its graceful shutdown.
+    """A server that, stopped by SIGINT or SIGTERM, exits 0 after its graceful shutdown,
+    and whose garbage collector leaves alone what the start-up made.
 
     uvicorn re-raises the signal once it has shut down, so the process dies of it and
     `make serve` reports "Terminated" and fails; a requested stop is not a failure.
+
+    The libraries, the app and the model are some hundred thousand objects that live as
+    long as the process; every full collection walked them all, about 70 ms once per
+    few thousand requests (20 us a request on average, and a 70 ms stall for whichever
+    request met it). gc.freeze() after the start-up sets them aside.
     """
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        gc.freeze()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -183,6 +194,12 @@ class ForkedWorker(UvicornWorker):
     def start(self) -> None:
         super().start()
         os.close(self._report_end)
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = CleanServer(config=self.config)
+        return self._server
 
     def target(self, sockets: list | None = None) -> None:  # pragma: no cover (a child)
         for sig in SIGNALS:  # the supervisor's handlers would swallow a SIGTERM

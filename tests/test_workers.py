@@ -137,3 +137,31 @@ def test_workers_are_forked_before_onnxruntime_and_load_the_model_once_each(tmp_
         assert text.count("loaded the model and opened its listener", 0, listening) == 2, text
     finally:
         stop_server(process)
+
+
+def test_the_garbage_collector_sets_aside_what_the_start_up_made():
+    """Each serving process freezes its start-up objects (serving.server.CleanServer), so
+    that full collections no longer walk the libraries, the app and the model."""
+    import asyncio
+    import gc
+
+    import uvicorn
+
+    from serving.server import CleanServer
+
+    gc.unfreeze()
+    config = uvicorn.Config("serving.app:app", host="127.0.0.1", port=free_port(), log_config=None)
+    server = CleanServer(config)
+    config.load()
+    server.lifespan = config.lifespan_class(config)
+
+    async def start_and_stop() -> int:
+        await server.startup()
+        frozen = gc.get_freeze_count()
+        await server.shutdown()
+        return frozen
+
+    try:
+        assert asyncio.run(start_and_stop()) > 10_000
+    finally:
+        gc.unfreeze()
