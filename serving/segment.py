@@ -94,8 +94,9 @@ one digit drawn with a gap: the model is asked."""
 
 ALTERNATIVE = -0.15
 """The prior cost of a cut the geometry would not make, in log-confidence: small, so that
-the model's reading decides (tuned on the number test set: larger costs kept touching
-digits together that the model read clearly apart)."""
+the model's reading decides (larger costs kept touching digits together that the model
+read clearly apart; first chosen on the number test set, before the development set of
+training.numbers existed, and kept since)."""
 
 JOIN_COST = -0.3
 """The prior cost of reading two close pieces as one digit broken in two."""
