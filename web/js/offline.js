@@ -60,14 +60,6 @@ async function load() {
   return { ort, session, version: response.headers.get(VERSION_HEADER) ?? "on this device" };
 }
 
-/** Start loading the runtime and the model (e.g. as soon as the server stops answering). */
-export function prepare() {
-  return model().then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
  * Recognize the pad's drawing here. Resolves to the answer /predict?include_input=true would
  * give, plus source: "device".
