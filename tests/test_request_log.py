@@ -2,11 +2,13 @@
 cheaper by formatting it directly), and every response carries the server's own time."""
 
 import json
+import logging
 import re
 import time
 
 import pytest
 
+from serving.logs import LOG_FORMAT, LineFormatter
 from serving.middleware import log_line, request_id
 
 JSON = {"Content-Type": "application/json"}
@@ -63,3 +65,13 @@ def test_every_response_says_the_servers_time_in_server_timing(client, canvases)
             assert 0 < float(match[1]) <= waited_ms, (name, match[1], waited_ms)
             fastest[name] = min(fastest.get(name, float("inf")), float(match[1]))
     assert fastest["predict"] > fastest["missing"]
+
+
+def test_the_line_formatter_writes_what_the_standard_one_would() -> None:
+    """LineFormatter formats the time once a second; the text must not change."""
+    standard, fast = logging.Formatter(LOG_FORMAT), LineFormatter()
+    logger = logging.getLogger("serving.requests")
+    for created in (1764105600.0, 1764105600.9995, 1764105601.0001, 1764105659.999, time.time()):
+        record = logger.makeRecord(logger.name, logging.INFO, "", 0, "%s line", ("a",), None)
+        record.created, record.msecs = created, float(int((created % 1) * 1000))
+        assert fast.format(record) == standard.format(record)
