@@ -30,13 +30,16 @@ def json_content(schema: dict) -> dict:
     return {"application/json": {"schema": schema}}
 
 
+HEADERS = {
+    "X-Request-ID": {"$ref": "#/components/headers/RequestId"},
+    "Server-Timing": {"$ref": "#/components/headers/ServerTiming"},
+}
+"""The headers of every response."""
+
+
 def response(description: str, schema: dict) -> dict:
-    """A JSON response that, like every response, carries X-Request-ID."""
-    return {
-        "description": description,
-        "headers": {"X-Request-ID": {"$ref": "#/components/headers/RequestId"}},
-        "content": json_content(schema),
-    }
+    """A JSON response that, like every response, carries X-Request-ID and Server-Timing."""
+    return {"description": description, "headers": HEADERS, "content": json_content(schema)}
 
 
 def error(description: str) -> dict:
@@ -374,9 +377,10 @@ PATHS: dict[str, dict] = {
             "responses": {
                 "200": {
                     "description": "The ONNX file.",
+                    "headers": HEADERS,
                     "content": {"application/octet-stream": {"schema": {"type": "string"}}},
                 },
-                "304": {"description": "The client already holds this model."},
+                "304": {"description": "The client already holds this model.", "headers": HEADERS},
                 "503": NOT_LOADED,
             },
         }
@@ -387,7 +391,7 @@ PATHS: dict[str, dict] = {
             "responses": {
                 "200": {
                     "description": "The Prometheus text format.",
-                    "headers": {"X-Request-ID": {"$ref": "#/components/headers/RequestId"}},
+                    "headers": HEADERS,
                     "content": {"text/plain": {"schema": {"type": "string"}}},
                 }
             },
@@ -469,7 +473,7 @@ PATHS: dict[str, dict] = {
                     "answer, model_version, request_id, answer_request_id, image (base64 of "
                     "the drawing) and inputs (base64 of float32 little-endian, one 28x28 "
                     "input per digit of the label).",
-                    "headers": {"X-Request-ID": {"$ref": "#/components/headers/RequestId"}},
+                    "headers": HEADERS,
                     "content": {
                         "application/x-ndjson": {"schema": {"type": "string"}},
                         "text/csv": {"schema": {"type": "string"}},
@@ -502,12 +506,20 @@ def build_spec(version: str, max_batch: int) -> dict:
             "version": version,
             "description": "Recognise a hand-drawn digit with a small CNN trained on MNIST. "
             'Every error is JSON: {"error": "<what was wrong and what to do>"}. '
-            "Every response carries X-Request-ID.",
+            "Every response carries X-Request-ID, and Server-Timing: app;dur=<ms>, the "
+            "server's own time for the request.",
         },
         "paths": copy.deepcopy(PATHS),
         "components": {
             "schemas": schemas,
-            "headers": {"RequestId": {"schema": ref("RequestId"), "required": True}},
+            "headers": {
+                "RequestId": {"schema": ref("RequestId"), "required": True},
+                "ServerTiming": {
+                    "schema": {"type": "string", "pattern": "^app;dur=[0-9]+\\.[0-9]{3}$"},
+                    "description": "Milliseconds from the request's head parsed to the "
+                    "response's head, in the server (serving/middleware.py).",
+                },
+            },
             "securitySchemes": {"feedbackToken": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -7,6 +7,7 @@ request the document calls invalid that the server accepts.
 """
 
 import itertools
+import re
 
 import httpx
 import pytest
@@ -70,3 +71,18 @@ def test_the_document_describes_what_the_code_enforces(base_url):
     assert "503" in spec["paths"]["/health"]["get"]["responses"]
     ready = spec["paths"]["/health/ready"]["get"]["responses"]["200"]
     assert ready["content"]["application/json"]["schema"]
+
+
+def test_every_documented_response_names_the_headers_every_response_carries(base_url):
+    spec = httpx.get(f"{base_url}/openapi.json").json()
+    answers = [
+        answer
+        for path in spec["paths"].values()
+        for operation in path.values()
+        for answer in operation["responses"].values()
+    ]
+    assert answers
+    assert all({"X-Request-ID", "Server-Timing"} <= set(a.get("headers", {})) for a in answers)
+    pattern = spec["components"]["headers"]["ServerTiming"]["schema"]["pattern"]
+    for response in (httpx.get(f"{base_url}/health"), httpx.post(f"{base_url}/predict")):
+        assert re.fullmatch(pattern, response.headers["server-timing"]), response.headers
