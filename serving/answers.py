@@ -11,6 +11,7 @@ everywhere.
 import numpy as np
 
 from serving.contract import CLASS_NAMES, DIGIT_CLASSES, NOT_A_DIGIT, NOT_A_DIGIT_THRESHOLD
+from serving.preprocess import median_in_place
 
 MESSAGES: dict[str, str] = {
     "blank": "No ink found: draw a digit.",
@@ -52,16 +53,13 @@ def _median_run(ink: np.ndarray) -> float:
     """The median length of the horizontal runs of ink, as np.median gives it.
 
     Every row gets a column of paper on each side and the rows are laid end to end, so
-    one diff finds every run and no run joins the next row's. A sort and the middle
-    element(s) give np.median's value at a sixth of its cost on a 28x28 input.
+    one diff finds every run and no run joins the next row's.
     """
     rows, cols = ink.shape
     padded = np.zeros((rows, cols + 2), dtype=np.int8)
     padded[:, 1:-1] = ink
     edges = np.diff(padded.ravel())
-    runs = np.sort(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
-    middle = runs.size // 2
-    return float(runs[middle] + runs[(runs.size - 1) // 2]) / 2
+    return median_in_place(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
 
 
 def digit_probabilities(probabilities: np.ndarray) -> dict[str, float]:

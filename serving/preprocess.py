@@ -237,9 +237,7 @@ def _paper(grey: np.ndarray) -> tuple[bool, float]:
     ink); the median of the inverted border is 255 minus the median, exactly.
     """
     border = np.concatenate((grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]))
-    border.sort()  # the middle one or two, as np.median takes them, at half its cost
-    middle = border.size // 2
-    median = (int(border[middle]) + int(border[(border.size - 1) // 2])) / 2
+    median = median_in_place(border)
     light_paper = median > 127  # dark ink on light paper
     return light_paper, 255.0 - median if light_paper else median
 
@@ -257,6 +255,14 @@ def _strength_of_levels(light_paper: bool, paper: float, thresholded: bool) -> n
         ink = np.where(ink >= INK_THRESHOLD, ink, 0.0).astype(np.float32, copy=False)
     ink.flags.writeable = False
     return ink
+
+
+def median_in_place(values: np.ndarray) -> float:
+    """np.median's value for a non-empty 1-D array, at a fraction of its cost on the small
+    arrays here: the array is sorted in place and the middle one or two averaged."""
+    values.sort()
+    middle = values.size // 2
+    return (float(values[middle]) + float(values[(values.size - 1) // 2])) / 2
 
 
 @lru_cache(maxsize=1024)

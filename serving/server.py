@@ -29,6 +29,7 @@ import time
 from multiprocessing import Pipe
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -39,6 +40,9 @@ from serving import loaded
 from serving.logs import log_config
 from serving.metrics import MULTIPROCESS_ENV
 from serving.settings import Settings
+
+if TYPE_CHECKING:
+    from serving.model import DigitModel  # onnxruntime: never imported before the fork
 
 logger = logging.getLogger("serving")
 STARTUP_FAILURE = 3
@@ -311,18 +315,22 @@ def server_config(settings: Settings) -> ServerConfig:
     )
 
 
-def load_model(settings: Settings) -> None:
-    """Load and check the model in this process, and keep it for the app's lifespan.
+def checked_model(settings: Settings) -> "DigitModel":
+    """The model, loaded and checked in this process (onnxruntime is imported only now).
 
     Raises StartupError (exit 1) with the reason if it cannot be loaded.
     """
     from serving.model import DigitModel, ModelError
 
     try:
-        model = DigitModel.load(settings.model_path, settings.ort_threads)
+        return DigitModel.load(settings.model_path, settings.ort_threads)
     except ModelError as exc:
         raise StartupError(str(exc), MODEL_FAILURE) from None
-    loaded.keep(model, settings.ort_threads)
+
+
+def load_model(settings: Settings) -> None:
+    """Load and check the model in this process, and keep it for the app's lifespan."""
+    loaded.keep(checked_model(settings), settings.ort_threads)
 
 
 def serve(settings: Settings) -> None:
@@ -351,12 +359,7 @@ def serve(settings: Settings) -> None:
             supervisor.started = fork_workers(config, settings)
         else:  # spawned workers: check the model here first, as they cannot report it
             logger.warning("the supervisor has threads: starting the workers by spawning")
-            from serving.model import DigitModel, ModelError
-
-            try:
-                DigitModel.load(settings.model_path, settings.ort_threads)
-            except ModelError as exc:
-                raise StartupError(str(exc), MODEL_FAILURE) from None
+            checked_model(settings)
         logger.info(
             "listening on http://%s:%d with %d workers",
             settings.host,

@@ -24,8 +24,8 @@ export const APART_GAP = 0.01;
 /** Without the server, a group of strokes at least this much wider than high is taken for
  * digits that touch, not read as one digit. On the stroke-drawn numbers of
  * tests/test_preprocess_parity.py, 1 of 759 single digits is this wide, and touching digits
- * left in one part pass for a single digit 6 times in 200 with the rule (the model alone
- * refuses 95 % of them, 79 % of touching pairs). */
+ * left in one part pass for a single digit 8 times in 200 with the rule (model
+ * 20261125.225646; 6 with 20261125.205311, which alone refused 95 % of them). */
 export const TOUCHING_ASPECT = 1.3;
 
 const TOUCHING = "These look like digits that touch: the server can cut them apart. Leave a gap between digits.";
