@@ -13,8 +13,17 @@ import numpy as np
 
 from serving.answers import MESSAGES, digit_answer, is_blob, judge, rejected_answer
 from serving.contract import DIGIT_CLASSES, IMAGE_SIZE, OUTPUT_CLASSES
-from serving.preprocess import normalize_digit
-from serving.segment import Layout, Reading, TooManyParts, best_path, lattice, layout, may_hold_two
+from serving.preprocess import Picture, grey_levels, ink_window, normalize_digit
+from serving.segment import (
+    Layout,
+    Reading,
+    TooManyParts,
+    best_path,
+    lattice,
+    layout,
+    may_hold_two,
+    reduction,
+)
 
 NUMBER_MESSAGES: dict[str, str] = {
     "not_a_digit": "Part of this drawing does not look like a digit; redraw the marked part.",
@@ -51,20 +60,30 @@ class NumberParts:
 
 
 def number_parts(
-    ink: np.ndarray, scale: float, max_digits: int, opened: Collection[int] | None = None
+    picture: Picture, max_digits: int, opened: Collection[int] | None = None
 ) -> NumberParts:
-    """Segment a drawing's ink and prepare each candidate digit; raises TooManyDigits.
+    """Segment a decoded drawing and prepare each candidate digit; raises TooManyDigits.
 
     `opened` says which narrow pieces are offered cut (see serving.segment.candidates);
     the default, all that may hold two digits, is the full set of candidates in one pass.
     """
-    return _prepared(number_layout(ink, scale, max_digits), opened)
+    return _prepared(number_layout(picture, max_digits), opened)
 
 
-def number_layout(ink: np.ndarray, scale: float, max_digits: int) -> Layout:
-    """The pieces of a drawing (serving.segment.layout); raises TooManyDigits."""
+def number_layout(picture: Picture, max_digits: int) -> Layout:
+    """The pieces of a decoded drawing (serving.segment.layout), with boxes in its pixels;
+    raises TooManyDigits.
+
+    Only the window that holds ink is converted to ink strength and segmented, in the
+    whole picture's blocks (see serving.preprocess.ink_window): the same pieces, for half
+    the work on the page's wide pad.
+    """
+    grey = grey_levels(picture)
+    factor = reduction(grey.shape[0])
+    ink, origin = ink_window(grey, factor)
+    width = picture.shape[1] if isinstance(picture, np.ndarray) else picture.width
     try:
-        return layout(ink, scale, max_parts=max_digits)
+        return layout(ink, width / grey.shape[1], max_digits, factor, origin)
     except TooManyParts as exc:
         raise _too_many(exc.count, max_digits) from exc
 
@@ -224,14 +243,13 @@ def blank_number(version: str) -> dict:
 
 
 def read_number(
-    ink: np.ndarray,
-    scale: float,
+    picture: Picture,
     run_model: Callable[[np.ndarray], np.ndarray],
     version: str,
     max_digits: int = 64,
 ) -> dict:
     """Everything after decoding, for one drawing: what evaluation and tests call."""
-    ((parts, probabilities),) = read_parts([number_layout(ink, scale, max_digits)], run_model)
+    ((parts, probabilities),) = read_parts([number_layout(picture, max_digits)], run_model)
     return number_answer(parts, probabilities, version, max_digits)
 
 

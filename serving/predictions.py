@@ -229,10 +229,7 @@ def predict_numbers(
     for index, data in enumerate(request.images):
         where = f"images[{index}]: " if len(request.images) > 1 else ""
         try:
-            picture = decode_image(data, max_pixels)
-            ink = ink_image(picture)
-            width = picture.shape[1] if isinstance(picture, np.ndarray) else picture.width
-            drawings.append(number_layout(ink, width / ink.shape[1], max_digits))
+            drawings.append(number_layout(decode_image(data, max_pixels), max_digits))
         except ImageError as exc:
             exc.args = (f"{where}{exc}",)
             raise

@@ -216,7 +216,7 @@ def count_digit_groups(ink: np.ndarray) -> int:
     style (a 1 with a flag, a crossed 7, a 5 with a detached bar, an open 4, a slashed 0)
     always counts as one.
     """
-    _, small = _reduce(ink)
+    small = _reduce(ink, reduction(ink.shape[0]))
     _, pieces = components(small)
     if not pieces:
         return 0
@@ -247,14 +247,30 @@ class Layout:
     labels: np.ndarray
     groups: list[_Piece]
     height: float
+    origin: tuple[int, int] = (0, 0)
+    """Where `ink` starts in the drawing (row, column), when it is only its inked window."""
 
 
-def layout(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None) -> Layout:
-    """The pieces of a drawing (none for a blank one); raises TooManyParts as segment does."""
-    factor, small = _reduce(ink)
+def layout(
+    ink: np.ndarray,
+    scale: float = 1.0,
+    max_parts: int | None = None,
+    factor: int | None = None,
+    origin: tuple[int, int] = (0, 0),
+) -> Layout:
+    """The pieces of a drawing (none for a blank one); raises TooManyParts as segment does.
+
+    `ink` may be only the window of a larger drawing that holds its ink (see
+    serving.preprocess.ink_window): then `factor` is the drawing's own reduction (see
+    reduction) and `origin` is where the window starts, a whole number of factor-sized blocks
+    from the drawing's corner, so that the pieces are the ones the whole drawing gives, and
+    the boxes are in its pixels.
+    """
+    factor = reduction(ink.shape[0]) if factor is None else factor
+    small = _reduce(ink, factor)
     labels, pieces = components(small)
     if not pieces:
-        return Layout(ink, scale, factor, labels, [], 0.0)
+        return Layout(ink, scale, factor, labels, [], 0.0, origin)
     height = typical_height(pieces)
     groups = merge(pieces, height, None if max_parts is None else 3 * max_parts)
     if max_parts is not None:
@@ -262,7 +278,7 @@ def layout(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None) ->
         least = sum(1 if g.width <= SPLIT_WIDTH * height else _count(g, height) for g in groups)
         if least > max_parts:
             raise TooManyParts(least)
-    return Layout(ink, scale, factor, labels, groups, height)
+    return Layout(ink, scale, factor, labels, groups, height, origin)
 
 
 def may_hold_two(drawing: Layout) -> list[int]:
@@ -315,7 +331,7 @@ def lattice(drawing: Layout, opened: Collection[int] | None = ()) -> Reading:
         prior: float,
         cut: float = 0.0,
     ) -> None:
-        crop = _crop(ink, labels, factor, scale, piece, left, right)
+        crop = _crop(ink, labels, factor, scale, drawing.origin, piece, left, right)
         if crop is not None:
             if crop.box[3] - crop.box[1] < TALL * height * factor * scale:
                 prior += SHORT_COST  # no digit is that short: a scrap, a bar, a flag
@@ -386,18 +402,22 @@ def best_path(reading: Reading, scores: np.ndarray) -> list[int]:
     return path[::-1]
 
 
-def _reduce(ink: np.ndarray) -> tuple[int, np.ndarray]:
-    """The ink mask reduced by a whole factor to about LABEL_ROWS rows, keeping any ink."""
+def reduction(rows: int) -> int:
+    """The whole factor that reduces a drawing of `rows` rows to about LABEL_ROWS."""
+    return max(1, round(rows / LABEL_ROWS))
+
+
+def _reduce(ink: np.ndarray, factor: int) -> np.ndarray:
+    """The ink mask reduced by a whole factor, keeping any ink."""
     mask = ink >= INK_THRESHOLD
-    factor = max(1, round(mask.shape[0] / LABEL_ROWS))
     if factor == 1:
-        return 1, mask
+        return mask
     rows, cols = -(-mask.shape[0] // factor), -(-mask.shape[1] // factor)
     padded = np.zeros((rows * factor, cols * factor), dtype=bool)
     padded[: mask.shape[0], : mask.shape[1]] = mask
     # Strided slices OR-ed together: much faster than any() over a 4-d view.
     tall = np.logical_or.reduce([padded[i::factor] for i in range(factor)])
-    return factor, np.logical_or.reduce([tall[:, j::factor] for j in range(factor)])
+    return np.logical_or.reduce([tall[:, j::factor] for j in range(factor)])
 
 
 def components(mask: np.ndarray) -> tuple[np.ndarray, list[_Piece]]:
@@ -795,12 +815,14 @@ def _crop(
     labels: np.ndarray,
     factor: int,
     scale: float,
+    origin: tuple[int, int],
     piece: _Piece,
     left_cut: Cut,
     right_cut: Cut,
 ) -> DigitCrop | None:
-    """The ink of one part at full resolution, with the part's box in original pixels:
-    the piece's ink between two cuts (columns, or paths with one column per row)."""
+    """The ink of one part at full resolution, with the part's box in original pixels
+    (`ink` starting at `origin` of the drawing): the piece's ink between two cuts (columns,
+    or paths with one column per row)."""
     left, right = int(np.min(left_cut)), int(np.max(right_cut))
     if right <= left:
         return None
@@ -837,7 +859,7 @@ def _crop(
     if ink_rows.size == 0:
         return None
     digit = digit[ink_rows[0] : ink_rows[-1] + 1, ink_cols[0] : ink_cols[-1] + 1]
-    y0, x0 = top + ink_rows[0], left + ink_cols[0]
+    y0, x0 = origin[0] + top + ink_rows[0], origin[1] + left + ink_cols[0]
     box = (
         int(np.floor(x0 * scale)),
         int(np.floor(y0 * scale)),

@@ -38,6 +38,7 @@ from uvicorn.supervisors.multiprocess import Process as UvicornWorker
 
 from serving import loaded
 from serving.logs import log_config
+from serving.memory import keep_freed_memory
 from serving.metrics import MULTIPROCESS_ENV
 from serving.settings import Settings
 
@@ -209,6 +210,7 @@ class ForkedWorker(UvicornWorker):
         for sig in SIGNALS:  # the supervisor's handlers would swallow a SIGTERM
             signal.signal(sig, signal.SIG_DFL)
         os.close(self.report)
+        keep_freed_memory()  # a spawned worker starts with the defaults again
         _metrics_per_process()
         from serving.model import DigitModel, ModelError  # onnxruntime: only after the fork
 
@@ -340,6 +342,7 @@ def serve(settings: Settings) -> None:
     when the port is taken, the model cannot be loaded or a worker cannot start.
     """
     config = server_config(settings)  # also applies the logging configuration
+    keep_freed_memory()  # forked workers inherit it
     if settings.workers == 1:
         load_model(settings)
         sock = listen(settings.host, settings.port)

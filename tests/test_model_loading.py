@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from serving.app import create_app
 from serving.contract import CARD_FILE as CARD_NAME
-from serving.model import DigitModel, ModelError
+from serving.model import PARALLEL_BATCH, DigitModel, ModelError
 from serving.settings import Settings
 
 
@@ -31,6 +31,23 @@ def test_the_committed_model_loads_and_matches_its_card(settings):
     assert model.info.sha256 == card["sha256"]
     assert model.info.version == card["version"]
     assert settings.model_path.stat().st_size == card["size_bytes"]
+
+
+@pytest.mark.parametrize("count", [1, PARALLEL_BATCH - 1, PARALLEL_BATCH, 7, 64])
+def test_a_large_batch_in_two_halves_gives_each_image_its_own_answer(settings, count):
+    """A batch of PARALLEL_BATCH or more runs in two halves on two threads: the answers
+    must come back in order, each the image's own."""
+    import numpy as np
+
+    model = DigitModel.load(settings.model_path)
+    images = np.random.default_rng(count).random((count, 28, 28), dtype=np.float32)
+    images[::2] *= images[::2] > 0.7  # sparse strokes and dense noise, so answers differ
+    alone = np.concatenate([model.predict(image[None]) for image in images])
+    together = model.predict(images)
+    assert together.shape == alone.shape
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert (together.argmax(axis=1) == alone.argmax(axis=1)).all()
+    assert (model._helper is not None) == (count >= PARALLEL_BATCH and model._parallel)
 
 
 def test_missing_model(tmp_path):

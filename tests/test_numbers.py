@@ -255,10 +255,10 @@ def test_digits_with_gaps_cost_one_model_run_and_one_crop_per_digit(settings, ye
     """The over-segmentation of narrow pieces costs nothing when the digits are apart."""
     from serving.model import DigitModel
     from serving.numbers import read_number
-    from serving.preprocess import decode_image, ink_image
+    from serving.preprocess import decode_image
 
     run, runs = counting(DigitModel.load(settings.model_path))
-    answer = read_number(ink_image(decode_image(year[0], 10**7)), 1.0, run, "test")
+    answer = read_number(decode_image(year[0], 10**7), run, "test")
     assert answer["number"] == "2026"
     assert runs == [4]
 
@@ -268,7 +268,6 @@ def test_touching_pairs_of_narrow_digits_are_cut_in_a_second_run(settings):
     read whole first; the model doubts it, and its cuts are read in a second run."""
     from serving.model import DigitModel
     from serving.numbers import read_number
-    from serving.preprocess import ink_image
     from training.strokes import TEMPLATES
 
     run, runs = counting(DigitModel.load(settings.model_path))
@@ -282,8 +281,48 @@ def test_touching_pairs_of_narrow_digits_are_cut_in_a_second_run(settings):
         assert drawn is not None
         assert len(components(ink_mask(drawn[0]))[1]) == 1  # one piece of ink
         runs.clear()
-        answer = read_number(ink_image(drawn[0]), 1.0, run, "test")
+        answer = read_number(drawn[0], run, "test")
         right += answer["number"] == pair
         two_runs += len(runs) == 2 and runs[0] == 1
     assert two_runs >= len(cases) - 2, two_runs
     assert right >= len(cases) - 2, right
+
+
+def whole_picture_reading(picture) -> list[tuple]:
+    """The candidate crops of a drawing segmented whole, without the ink window."""
+    from serving.preprocess import grey_levels, ink_image
+    from serving.segment import lattice, layout
+
+    width = picture.shape[1] if isinstance(picture, np.ndarray) else picture.width
+    ink = ink_image(picture)
+    reading = lattice(layout(ink, width / grey_levels(picture).shape[1]), None)
+    return [(crop.box, crop.ink.tobytes()) for crop in reading.crops]
+
+
+@pytest.mark.parametrize(
+    "variant", ["plain", "odd offset", "white on black", "RGBA", "large photo", "blank"]
+)
+def test_the_ink_window_gives_the_crops_of_the_whole_picture(variant):
+    """Number mode segments only the window that holds ink (serving.preprocess.ink_window),
+    in the whole picture's blocks: every candidate crop, its ink and its box in the
+    picture's pixels, must be the one the whole picture gives."""
+    from serving.numbers import _prepared, number_layout
+    from serving.preprocess import decode_image
+
+    image, _ = number_canvas("1720", seed=3)
+    if variant == "odd offset":  # the ink starts off the blocks' grid
+        shifted = Image.new("L", image.size, 255)
+        shifted.paste(image.crop((0, 0, image.width - 7, image.height - 5)), (7, 5))
+        image = shifted
+    elif variant == "white on black":
+        image = Image.eval(image, lambda v: 255 - v)
+    elif variant == "RGBA":
+        image = image.convert("RGBA")
+    elif variant == "large photo":  # reduced to the working size first: boxes scaled back
+        image = image.resize((image.width * 3, image.height * 3), Image.Resampling.BILINEAR)
+    elif variant == "blank":
+        image = Image.new("L", image.size, 255)
+    picture = decode_image(png(image), 10**7)
+    window = _prepared(number_layout(picture, 12), None).reading
+    assert [(c.box, c.ink.tobytes()) for c in window.crops] == whole_picture_reading(picture)
+    assert (len(window.crops) == 0) == (variant == "blank")

@@ -26,7 +26,7 @@ from PIL import Image
 
 from serving.model import DigitModel
 from serving.numbers import read_number
-from serving.preprocess import INK_THRESHOLD, ink_image
+from serving.preprocess import INK_THRESHOLD
 
 NUMBER_CANVAS = (840, 280)
 """The page's pad in number mode, in CSS pixels (width, height): three digit pads wide,
@@ -197,7 +197,7 @@ def evaluate_numbers(
     for source, kind, length, canvas, truth, boxes in number_cases(x_test, y_test, per_cell, seed):
         if kind not in gaps or length not in lengths:
             continue
-        answer = read_number(ink_image(canvas), 1.0, probabilities, "evaluation")
+        answer = read_number(canvas, probabilities, "evaluation")
         read = answer["number"]
         split = same_split([d["box"] for d in answer["digits"]], boxes)
         rows.append((source, kind, length, read == truth, split, read, truth))

@@ -19,7 +19,7 @@ from serving.contract import CLASS_NAMES
 from serving.feedback import Feedback
 from serving.model import DigitModel
 from serving.predictions import BadRequest, UnsupportedMediaType, decode_base64, prepare
-from serving.preprocess import decode_image, ink_image
+from serving.preprocess import decode_image
 
 if TYPE_CHECKING:
     from serving.segment import Reading
@@ -136,9 +136,8 @@ def number_inputs(
     from serving.numbers import TooManyDigits, number_parts  # number mode only
 
     label = submission.label
-    ink = ink_image(decode_image(submission.image, max_pixels))
     try:
-        parts = number_parts(ink, 1.0, max_digits)
+        parts = number_parts(decode_image(submission.image, max_pixels), max_digits)
     except TooManyDigits as exc:
         raise BadRequest(str(exc)) from exc
     if not parts.inputs:

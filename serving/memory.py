@@ -1,0 +1,48 @@
+"""Keep the memory a request frees for the next request, instead of handing it back.
+
+A number-mode request works on arrays of one to three megabytes (the decoded 840x280 pad,
+its ink, the cut paths). glibc's malloc serves blocks that large with mmap, or trims them
+off the top of the heap, and so gives them back to the kernel as soon as they are freed;
+the next request then takes a page fault on every 4 KB it touches again. Measured on a
+server reading the page's six-digit numbers: about 650 page faults per request, and 6.4 ms
+of server time instead of 4.9 ms. glibc adapts its mmap threshold to the sizes it sees,
+which is why the cost came and went with unrelated changes.
+
+Raising both thresholds keeps such blocks in the heap: a worker holds on to up to
+TRIM_BYTES of freed memory, and only blocks above MMAP_BYTES (a decoded image far larger
+than any canvas) still go straight back to the kernel.
+"""
+
+import ctypes
+import ctypes.util
+import logging
+
+logger = logging.getLogger("serving")
+
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+"""mallopt's parameter numbers (glibc's malloc.h)."""
+
+MMAP_BYTES = 8 * 1024 * 1024
+"""Blocks at least this large are still mapped and unmapped on their own."""
+
+TRIM_BYTES = 32 * 1024 * 1024
+"""Free memory at the top of the heap beyond this is given back to the kernel."""
+
+
+def keep_freed_memory() -> bool:
+    """Tell glibc's malloc to keep freed blocks up to MMAP_BYTES; False where there is no
+    glibc (musl, macOS), whose allocators are left as they are."""
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):
+        mallopt = None
+    if mallopt is None:
+        logger.debug("no glibc mallopt: the allocator keeps its own thresholds")
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)) and bool(
+        mallopt(M_TRIM_THRESHOLD, TRIM_BYTES)
+    )
