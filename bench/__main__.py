@@ -6,13 +6,14 @@ worker answers, then /health and /predict at
 concurrency 1, 8 and 32 with wrk, and number mode. The /predict request is the page's
 own: a pen digit painted by the page's paint() in Chromium and exported by
 canvas.toBlob() (tests/fixtures/page_canvases.npz), cropped to its ink as the page does,
-posted raw to /predict?include_input=true; one more run posts the whole canvas. The
+posted raw to /predict?include_input=true; one more run posts the whole canvas. Number
+mode's requests are the page's too: six-digit numbers painted in Chromium on the 840x280
+number pad, posted as the page's JSON (tests/fixtures/page_numbers.npz). The
 markdown table it prints goes into the README; the figures also go to
 bench/results/latest.json (not committed).
 """
 
 import argparse
-import base64
 import http.client
 import io
 import json
@@ -31,6 +32,8 @@ from PIL import Image
 
 from bench import wrk
 from bench.page_canvases import load as load_page_canvases
+from bench.page_numbers import load as load_page_numbers
+from bench.page_numbers import page_body
 from bench.server import (
     REPO_ROOT,
     STARTED,
@@ -44,8 +47,6 @@ from bench.server import (
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 CONCURRENCIES = (1, 8, 32)
 PAGE_PATH = "/predict?include_input=true"
-NUMBER_CANVAS = (840, 280)
-"""The page's number-mode pad: three digit pads wide."""
 
 
 def machine() -> dict:
@@ -74,12 +75,12 @@ CROP_MARGIN = 2
 """As web/js/client.js's cropToInk: paper left around the ink of a cropped drawing."""
 
 
-def page_requests(count: int = 16) -> tuple[list[bytes], list[int]]:
+def page_requests(count: int = 16) -> list[bytes]:
     """The page's own PNGs: pen digits at 280x280 as Chromium's toBlob wrote them."""
     fixture = load_page_canvases()
     picked = [i for i, kind in enumerate(fixture["kinds"]) if kind == "pen-280"]
     picked = picked[:: max(1, len(picked) // count)][:count]
-    return [fixture["pngs"][i] for i in picked], [int(fixture["labels"][i]) for i in picked]
+    return [fixture["pngs"][i] for i in picked]
 
 
 def crop_to_ink(png: bytes) -> bytes:
@@ -104,27 +105,6 @@ def crop_to_ink(png: bytes) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(box, "RGBA").save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def number_canvas(pngs: list[bytes], labels: list[int], digits: int = 6) -> tuple[bytes, str]:
-    """A six-digit number on the page's 840x280 number pad, from six of the page's digits."""
-    canvas = Image.new("L", NUMBER_CANVAS, 255)
-    height, gap, left = 150, 24, 0
-    inks = []
-    for data in pngs[:digits]:
-        grey = np.asarray(Image.open(io.BytesIO(data)).convert("L"))
-        rows = np.flatnonzero((grey < 250).any(axis=1))
-        cols = np.flatnonzero((grey < 250).any(axis=0))
-        ink = Image.fromarray(grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
-        width = max(1, round(ink.width * height / ink.height))
-        inks.append(ink.resize((width, height), Image.Resampling.LANCZOS))
-    left = (NUMBER_CANVAS[0] - sum(i.width for i in inks) - gap * (digits - 1)) // 2
-    for ink in inks:
-        canvas.paste(ink, (left, (NUMBER_CANVAS[1] - height) // 2))
-        left += ink.width + gap
-    buffer = io.BytesIO()
-    canvas.convert("RGBA").save(buffer, format="PNG")
-    return buffer.getvalue(), "".join(map(str, labels[:digits]))
 
 
 def ready_after_start(workers: int, runs: int, body: bytes) -> dict:
@@ -178,9 +158,7 @@ def post_json(port: int, body: dict) -> tuple[int, dict]:
         return error.code, json.loads(error.read() or b"{}")
 
 
-def server_figures(
-    workers: int, pngs: list[bytes], number: tuple[bytes, str], seconds: float
-) -> dict:
+def server_figures(workers: int, pngs: list[bytes], numbers: list[dict], seconds: float) -> dict:
     """/health and /predict at every concurrency, and number mode, on one running server."""
     port = free_port()
     process = start_server(port, WORKERS=str(workers))
@@ -199,23 +177,25 @@ def server_figures(
         figures["predict_server"] = server_time(
             port, PAGE_PATH, [crop_to_ink(p) for p in pngs], "image/png"
         )
-        figures["number"] = number_figures(port, number, seconds)
+        figures["number"] = number_figures(port, numbers, seconds)
     finally:
         stop_server(process)
     return figures
 
 
-def number_figures(port: int, number: tuple[bytes, str], seconds: float) -> dict:
-    """Latency of number mode at concurrency 1, if the server has it."""
-    png, digits = number
-    body = {"image": base64.b64encode(png).decode(), "mode": "number"}
-    status, answer = post_json(port, body)
-    if status != 200:
-        return {"available": False, "status": status, "error": answer.get("error")}
-    encoded = json.dumps(body).encode()
-    figures = wrk.run(port, "/predict", [encoded], "application/json", 1, seconds)
-    server = server_time(port, "/predict", [encoded], "application/json")
-    return {"available": True, "digits": digits, "answer": answer.get("number")} | figures | server
+def number_figures(port: int, numbers: list[dict], seconds: float) -> dict:
+    """Latency of number mode at concurrency 1 over the page's numbers, and how many of
+    them it reads right, if the server has number mode."""
+    bodies = [json.dumps(page_body(number)).encode() for number in numbers]
+    read = []
+    for number, body in zip(numbers, bodies, strict=True):
+        status, answer = post_json(port, json.loads(body))
+        if status != 200:
+            return {"available": False, "status": status, "error": answer.get("error")}
+        read.append(answer.get("number") == number["digits"])
+    figures = wrk.run(port, "/predict", bodies, "application/json", 1, seconds)
+    server = server_time(port, "/predict", bodies, "application/json")
+    return {"available": True, "numbers": len(numbers), "read": sum(read)} | figures | server
 
 
 def server_time(
@@ -279,7 +259,8 @@ def markdown(results: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, onnxruntime "
         f"{m['onnxruntime']}; 1-minute load average {m['load_average_at_start'][0]} at the "
         f"start and {m['load_average_at_end'][0]} at the end. Client: wrk, one thread, on "
-        f"the same cores. Request: {results['request']}.",
+        f"the same cores. Request: {results['request']}. Number mode: "
+        f"{results['number_request']}.",
         "",
         "| | " + " | ".join(f"WORKERS={w}" for w in columns) + " |",
         "|---|" + "---|" * len(columns),
@@ -335,10 +316,11 @@ def markdown(results: dict) -> str:
             )
             cells.append(
                 f"p50 {n['p50_ms']} / p99 {n['p99_ms']} ms ({n['requests_per_s']} req/s){server}"
+                f"; {n['read']} of {n['numbers']} read right"
             )
         else:
             cells.append(f"not available (HTTP {n['status']})")
-    lines.append("| number mode, six digits, c=1 | " + " | ".join(cells) + " |")
+    lines.append("| number mode, the page's six-digit numbers, c=1 | " + " | ".join(cells) + " |")
     client = [
         load[w][f"predict_c{c}"]["client_cpu_us_per_request"] for w in columns for c in (8, 32)
     ]
@@ -363,20 +345,25 @@ def main() -> None:
     wrk.wrk_path()
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     results["model"] = model_figures()
-    pngs, labels = page_requests()
+    pngs = page_requests()
     crops = [crop_to_ink(p) for p in pngs]
     results["request"] = (
         f"{len(pngs)} pen digits painted by the page in Chromium on its 280x280 canvas and "
         f"cropped to the ink as the page does (mean {round(sum(map(len, crops)) / len(crops)):,}"
         f" bytes; whole: {round(sum(map(len, pngs)) / len(pngs)):,}), POST {PAGE_PATH}"
     )
-    number = number_canvas(pngs, labels)
+    numbers = load_page_numbers()
+    results["number_request"] = (
+        f"{len(numbers)} six-digit numbers painted by the page in Chromium on its 840x280 "
+        f"number pad (mean {round(sum(len(n['png']) for n in numbers) / len(numbers)):,} bytes),"
+        " POST /predict as the page's JSON (mode number, include_input, stroke hint)"
+    )
     results["ready"], results["load"] = {}, {}
     for workers in args.workers:
         print(f"WORKERS={workers}: start-up ...", file=sys.stderr)
         results["ready"][str(workers)] = ready_after_start(workers, args.ready_runs, crops[0])
         print(f"WORKERS={workers}: load ...", file=sys.stderr)
-        results["load"][str(workers)] = server_figures(workers, pngs, number, args.seconds)
+        results["load"][str(workers)] = server_figures(workers, pngs, numbers, args.seconds)
     results["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -17,10 +17,16 @@ now), so a new run draws other, equally valid, canvases.
 import base64
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "page_canvases.npz"
 
@@ -79,8 +85,10 @@ def page_strokes(seed: int) -> tuple[list[list], list[int]]:
     return strokes, labels
 
 
-def paint_in_chromium(strokes: list[list], side: int) -> list[bytes]:
-    """The PNGs the page's paint() and toBlob give in Chromium for these drawings."""
+@contextmanager
+def page_in_chromium() -> Iterator["Page"]:
+    """The page, served by the real server and open in Debian's Chromium, for scripts that
+    run the page's own modules."""
     from playwright.sync_api import sync_playwright
 
     from bench.server import free_port, start_server, stop_server, wait_ready
@@ -94,10 +102,16 @@ def paint_in_chromium(strokes: list[list], side: int) -> list[bytes]:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/")
-            encoded = page.evaluate(PAINT_SCRIPT, [strokes, side])
+            yield page
             browser.close()
     finally:
         stop_server(server)
+
+
+def paint_in_chromium(strokes: list[list], side: int) -> list[bytes]:
+    """The PNGs the page's paint() and toBlob give in Chromium for these drawings."""
+    with page_in_chromium() as page:
+        encoded = page.evaluate(PAINT_SCRIPT, [strokes, side])
     return [base64.b64decode(e) for e in encoded]
 
 

@@ -79,6 +79,18 @@ def test_json_number_mode(client, year):
     assert response.json()["request_id"]
 
 
+def test_the_pages_own_six_digit_numbers_are_read(client):
+    """The numbers `make bench` times, painted by the page in Chromium and posted as the
+    page posts them (tests/fixtures/page_numbers.npz), with every digit's input."""
+    from bench.page_numbers import load, page_body
+
+    numbers = load()
+    answers = [client.post("/predict", json=page_body(n)).json() for n in numbers]
+    right = [a["number"] == n["digits"] for a, n in zip(answers, numbers, strict=True)]
+    assert sum(right) >= len(numbers) - 1, [a["number"] for a in answers]
+    assert all(len(d["input"]) == IMAGE_SIZE for a in answers for d in a["digits"])
+
+
 def test_raw_and_multipart_bodies_take_the_mode_from_the_url(client, year):
     raw = client.post(
         "/predict?mode=number", content=year[0], headers={"Content-Type": "image/png"}
