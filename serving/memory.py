@@ -14,7 +14,6 @@ than any canvas) still go straight back to the kernel.
 """
 
 import ctypes
-import ctypes.util
 import logging
 
 logger = logging.getLogger("serving")
@@ -33,9 +32,10 @@ TRIM_BYTES = 32 * 1024 * 1024
 def keep_freed_memory() -> bool:
     """Tell glibc's malloc to keep freed blocks up to MMAP_BYTES; False where there is no
     glibc (musl, macOS), whose allocators are left as they are."""
-    name = ctypes.util.find_library("c")
     try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
+        # The process's own symbols, libc's among them: find_library("c") would run
+        # ldconfig, 13 ms of the start-up.
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         mallopt = None
     if mallopt is None:
