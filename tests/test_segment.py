@@ -8,6 +8,7 @@ from PIL import Image, ImageDraw
 
 from serving.preprocess import ink_image
 from serving.segment import (
+    SPILL_PART,
     TooManyParts,
     candidates,
     components,
@@ -238,3 +239,39 @@ def test_a_narrow_touching_pair_is_offered_cut_only_when_opened():
     # Never a narrow mark: one stroke is no pair, and stays whole even when opened.
     bar = layout(ink_of(lines([stem])))
     assert may_hold_two(bar) == []
+
+
+def test_a_part_cut_along_a_path_is_also_offered_with_the_ink_just_past_it():
+    """Where two digits overlap, the ink where they cross is both digits': a 0 whose right
+    side a bar runs through is cut somewhere inside the crossing, and the part that keeps
+    the 0 loses some of its ring. The same part is also offered with the piece's ink up to
+    SPILL digit heights past its cut (more of the ring, still none of the bar's free ends),
+    and a part narrower than SPILL_PART digit heights is not (its neighbours' ink would
+    outweigh its own)."""
+    image = Image.new("L", WIDE, 255)
+    canvas = ImageDraw.Draw(image)
+    canvas.ellipse((251, 70, 349, 210), outline=0, width=12)
+    ring = ink_of(image) >= 0.5
+    canvas.line((345, 60, 345, 220), fill=0, width=12)
+    ink = ink_of(image)
+    bar_only = (ink >= 0.5) & ~ring
+    drawing = layout(ink)
+    reading = lattice(drawing, None)
+
+    def holds(crop) -> tuple[float, float]:
+        """How much of the ring and of the bar's own ink a crop holds."""
+        mask = np.zeros(ink.shape, dtype=bool)
+        x0, y0, x1, y1 = crop.box
+        mask[y0:y1, x0:x1] = crop.ink >= 0.5
+        return (mask & ring).sum() / ring.sum(), (mask & bar_only).sum() / bar_only.sum()
+
+    tight = {key: holds(c) for key, c in zip(reading.keys, reading.crops, strict=True)}
+    spilled = {key[:3]: value for key, value in tight.items() if key[-1] == "spill"}
+    assert spilled, list(tight)
+    narrowest = min(right - left for _, left, right in spilled)
+    assert narrowest >= SPILL_PART * drawing.height
+    for key, (ring_share, bar_share) in spilled.items():
+        assert ring_share >= tight[key][0]  # never less of the part's own digit...
+        assert bar_share <= tight[key][1] + 0.1  # ...and only a little of the neighbour
+    best = max(tight[key][0] for key in spilled if tight[key][1] == 0)
+    assert max(share for share, bar in spilled.values() if bar < 0.1) > best + 0.05
