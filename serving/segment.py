@@ -357,6 +357,7 @@ def lattice(drawing: Layout, opened: Collection[int] | None = ()) -> Reading:
     spill = int(SPILL * height)
     node = 0
     ends: list[tuple[int, int]] = []  # (first node, last node) of each group
+    cuts: list[tuple[list[int], list[Cut], list[float]]] = []
     points = [_cut_points(labels, g, height, k in opened) for k, g in enumerate(groups)]
     found = _cut_paths(labels, [(g, b) for g, (_, b) in zip(groups, points, strict=True)], height)
     for k, (group, (default, bounds), (paths, severed)) in enumerate(
@@ -384,10 +385,23 @@ def lattice(drawing: Layout, opened: Collection[int] | None = ()) -> Reading:
                     add(spilled, first + i, first + j, *parts)
         node = first + len(bounds) - 1
         ends.append((first, node))
+        cuts.append((bounds, paths, severed))
     for k, (a, b) in enumerate(pairwise(groups)):
         if _maybe_one_digit(a, b, height):
             joined = _union(a, b)
             add((k, "join"), ends[k][0], ends[k + 1][1], joined, joined.x0, joined.x1, JOIN_COST)
+        if b.height < TALL * height and _gap(a, b) <= SPECK_REACH * height:
+            # A bar beside a run of touching digits (a 5's lifted bar after it): with the
+            # run's last part, from each of its cuts.
+            joined = _union(a, b)
+            bounds, paths, severed = cuts[k]
+            for i in range(1, len(bounds) - 1):
+                if joined.x1 - bounds[i] > MAX_PART * height:
+                    continue  # no digit is that wide
+                left = _padded(paths[i], a, joined)
+                span = (ends[k][0] + i, ends[k + 1][1], joined, left, joined.x1, JOIN_COST)
+                add((k, "bar", bounds[i]), *span, severed[i])
+                add((k, "bar", bounds[i], "spill"), *span, severed[i], spill)
     kept = [i for i, crop in enumerate(crops) if crop is not None]
     renumber = {old: new for new, old in enumerate(kept)}
     return Reading(
@@ -397,6 +411,13 @@ def lattice(drawing: Layout, opened: Collection[int] | None = ()) -> Reading:
         [p for (_, _, c, _), p in zip(edges, own, strict=True) if c in renumber],
         [keys[i] for i in kept],
     )
+
+
+def _padded(path: Cut, piece: _Piece, within: _Piece) -> Cut:
+    """A cut's path through `piece`, extended straight up and down to the rows of `within`."""
+    if not isinstance(path, np.ndarray):
+        return path
+    return np.pad(path, (piece.y0 - within.y0, within.y1 - piece.y1), mode="edge")
 
 
 def best_path(reading: Reading, scores: np.ndarray) -> list[int]:

@@ -275,3 +275,24 @@ def test_a_part_cut_along_a_path_is_also_offered_with_the_ink_just_past_it():
         assert bar_share <= tight[key][1] + 0.1  # ...and only a little of the neighbour
     best = max(tight[key][0] for key in spilled if tight[key][1] == 0)
     assert max(share for share, bar in spilled.values() if bar < 0.1) > best + 0.05
+
+
+def test_a_lifted_bar_beside_touching_digits_is_offered_with_the_last_of_them():
+    """A 1 touching a 5 whose bar was lifted off and reaches past the 5 to the right: the bar
+    is a piece of its own, too far out of the 5's columns to belong to it for sure, and
+    joined to the whole run it would be two digits. It is offered with the run's last part,
+    from each of the run's cuts: the 5 with its bar, without the 1."""
+    one, stem, bar = (300, 80, 300, 220), (312, 80, 312, 140), (350, 64, 420, 64)
+    bowl = [(312, 140, 360, 140), (360, 140, 372, 180), (372, 180, 350, 218), (350, 218, 312, 214)]
+    drawing = layout(ink_of(lines([one, stem, *bowl, bar])))
+    assert len(drawing.groups) == 2  # the 1 and the 5's body, and the bar
+    reading = lattice(drawing, None)
+    fives = [
+        crop.box
+        for crop in reading.crops
+        if crop.box[0] >= 300 and crop.box[1] <= 60 and crop.box[2] >= 424 and crop.box[3] >= 214
+    ]
+    assert fives, [crop.box for crop in reading.crops]
+    last = reading.nodes - 1
+    ends_at_last = {c for _, end, c, _ in reading.edges if end == last}
+    assert any(reading.crops[c].box in fives for c in ends_at_last)
