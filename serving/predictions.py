@@ -20,7 +20,7 @@ from serving.contract import IMAGE_SIZE
 from serving.model import DigitModel
 from serving.numbers import TooManyDigits, number_answer, number_layout, read_parts
 from serving.preprocess import ImageError, Picture, canvas_to_input, decode_image, ink_image
-from serving.segment import looks_like_several_digits
+from serving.segment import Layout, looks_like_several_digits
 
 MODES = ("digit", "number")
 
@@ -225,6 +225,13 @@ def predict_numbers(
     """One number per image, in order; the candidate digits of every image go through the
     model together (in two runs when a narrow piece is doubted, see read_parts), and each
     image's best reading is chosen from them."""
+    drawings = number_drawings(request, max_pixels, max_digits)
+    return read_numbers(request, drawings, model, max_digits)
+
+
+def number_drawings(request: PredictionRequest, max_pixels: int, max_digits: int) -> list[Layout]:
+    """Each image decoded and laid out in pieces (serving.numbers.number_layout): the cheap
+    first half of number mode, which also tells how costly the reading will be."""
     drawings = []
     for index, data in enumerate(request.images):
         where = f"images[{index}]: " if len(request.images) > 1 else ""
@@ -235,6 +242,13 @@ def predict_numbers(
             raise
         except TooManyDigits as exc:
             raise BadRequest(f"{where}{exc}") from exc
+    return drawings
+
+
+def read_numbers(
+    request: PredictionRequest, drawings: list[Layout], model: DigitModel, max_digits: int
+) -> list[dict]:
+    """The answers for drawings laid out by number_drawings: the model's runs and readings."""
     version = model.info.version
     answers = []
     for index, (part, chunk) in enumerate(read_parts(drawings, model.predict)):

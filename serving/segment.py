@@ -632,16 +632,27 @@ def _own(piece: _Piece, height: float) -> float:
     return max(piece.height, 0.75 * height)
 
 
+def _offered_cuts(piece: _Piece, height: float, opened: bool) -> bool:
+    """Whether a piece is offered cut: tall enough for a digit, and wider than two narrow
+    digits side by side if opened (see may_hold_two), than two digits otherwise."""
+    limit = NARROW_SPLIT if opened else CONSIDER_SPLIT
+    return piece.height >= TALL * height and piece.width > limit * _own(piece, height)
+
+
+def has_touching_digits(drawing: Layout) -> bool:
+    """Whether some piece is wide enough to be offered cut in the first pass (see
+    lattice): then the model reads dozens of candidate parts, not one per piece."""
+    return any(_offered_cuts(group, drawing.height, False) for group in drawing.groups)
+
+
 def _cut_points(
     labels: np.ndarray, piece: _Piece, height: float, opened: bool = False
 ) -> tuple[set[tuple[int, int]], list[int]]:
     """The parts the geometry cuts a piece into, as column ranges, and every column where
     the model may also consider a cut: for a piece wide enough to hold two digits, the cuts
     into as many digits as its width suggests and into one more, and its thinnest places."""
-    own = _own(piece, height)
     whole = {(piece.x0, piece.x1)}
-    wide_enough = piece.width > (NARROW_SPLIT if opened else CONSIDER_SPLIT) * own
-    if not wide_enough or piece.height < TALL * height:
+    if not _offered_cuts(piece, height, opened):
         return whole, [piece.x0, piece.x1]
     profile = _profile(labels, piece)
     count = _count(piece, height)

@@ -296,3 +296,22 @@ def test_a_lifted_bar_beside_touching_digits_is_offered_with_the_last_of_them():
     last = reading.nodes - 1
     ends_at_last = {c for _, end, c, _ in reading.edges if end == last}
     assert any(reading.crops[c].box in fives for c in ends_at_last)
+
+
+def test_only_touching_digits_make_a_number_costly():
+    """has_touching_digits decides whether the server reads a number on its event loop
+    (digits apart: one crop per piece) or hands it to the inference thread (a piece offered
+    cut in the first pass: dozens of candidate parts)."""
+    from bench.page_numbers import load
+    from serving.numbers import number_layout
+    from serving.preprocess import decode_image
+    from serving.segment import has_touching_digits
+    from training.numbers import NUMBER_CANVAS, compose, stroke_ink
+
+    apart = [number_layout(decode_image(n["png"], 10**7), 12) for n in load()]
+    assert not any(map(has_touching_digits, apart))
+    rng = np.random.default_rng(5)
+    inks = [stroke_ink(d, "plain" if d == 7 else "oval", 150, rng) for d in (0, 7)]
+    drawn = compose(inks, [(NUMBER_CANVAS[1] - i.shape[0]) // 2 for i in inks], [0])
+    assert drawn is not None
+    assert has_touching_digits(number_layout(drawn[0], 12))
