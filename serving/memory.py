@@ -15,6 +15,7 @@ than any canvas) still go straight back to the kernel.
 
 import ctypes
 import logging
+import os
 
 logger = logging.getLogger("serving")
 
@@ -28,10 +29,18 @@ MMAP_BYTES = 8 * 1024 * 1024
 TRIM_BYTES = 32 * 1024 * 1024
 """Free memory at the top of the heap beyond this is given back to the kernel."""
 
+ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": str(MMAP_BYTES), "MALLOC_TRIM_THRESHOLD_": str(TRIM_BYTES)}
+"""The same thresholds as glibc reads them from the environment when a process starts: a
+forked worker inherits this process's allocator, but one that uvicorn spawns (a restart,
+or every worker when the supervisor cannot fork) is a new program, and gets them here."""
+
 
 def keep_freed_memory() -> bool:
-    """Tell glibc's malloc to keep freed blocks up to MMAP_BYTES; False where there is no
-    glibc (musl, macOS), whose allocators are left as they are."""
+    """Tell glibc's malloc, in this process and in the processes it starts, to keep freed
+    blocks up to MMAP_BYTES; False where there is no glibc (musl, macOS), whose allocators
+    are left as they are. Thresholds already set in the environment are kept for those."""
+    for name, value in ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     try:
         # The process's own symbols, libc's among them: find_library("c") would run
         # ldconfig, 13 ms of the start-up.

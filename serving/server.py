@@ -210,7 +210,6 @@ class ForkedWorker(UvicornWorker):
         for sig in SIGNALS:  # the supervisor's handlers would swallow a SIGTERM
             signal.signal(sig, signal.SIG_DFL)
         os.close(self.report)
-        keep_freed_memory()  # a spawned worker starts with the defaults again
         _metrics_per_process()
         from serving.model import DigitModel, ModelError  # onnxruntime: only after the fork
 
@@ -342,7 +341,7 @@ def serve(settings: Settings) -> None:
     when the port is taken, the model cannot be loaded or a worker cannot start.
     """
     config = server_config(settings)  # also applies the logging configuration
-    keep_freed_memory()  # forked workers inherit it
+    keep_freed_memory()  # forked workers inherit it; spawned ones, from the environment
     if settings.workers == 1:
         load_model(settings)
         sock = listen(settings.host, settings.port)

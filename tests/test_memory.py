@@ -29,10 +29,19 @@ print((faults() - before) / (touched / 4096))
 """
 
 
+SPAWN = """
+import subprocess, sys
+from serving.memory import keep_freed_memory
+keep_freed_memory()
+subprocess.run([sys.executable, "-c", sys.argv[1], "default"], check=True)
+"""
+
+
 def faulted_share(mode: str) -> float:
     """The share of the pages a run of requests touched that it had to fault in."""
+    command = [SPAWN, CHURN] if mode == "spawned" else [CHURN, mode]
     result = subprocess.run(
-        [sys.executable, "-c", CHURN, mode],
+        [sys.executable, "-c", *command],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -48,3 +57,10 @@ def test_freed_blocks_are_reused_without_page_faults():
     request faults its pages in again; with it, almost none are."""
     assert faulted_share("default") > 0.3
     assert faulted_share("keep") < 0.05
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="counts faults in /proc")
+def test_a_process_started_afterwards_keeps_them_too():
+    """A worker that uvicorn spawns (a restart) is a new program: it must start with the
+    same thresholds as the server that started it."""
+    assert faulted_share("spawned") < 0.05
