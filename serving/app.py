@@ -20,7 +20,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from serving import loaded, png, predictions, shell
+from serving import bodies, loaded, png, predictions, shell
+from serving.bodies import BadRequest, UnsupportedMediaType
 from serving.feedback import StoreError, open_store
 from serving.feedback import export as feedback_rows
 from serving.feedback.submission import model_inputs, parse_submission, to_record
@@ -29,7 +30,6 @@ from serving.metrics import Metrics
 from serving.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from serving.model import DigitModel, ModelError, read_verified
 from serving.openapi import DOCS_PAGE, build_spec
-from serving.predictions import BadRequest, UnsupportedMediaType
 from serving.preprocess import ImageError, ImageTooLarge
 from serving.segment import has_touching_digits
 from serving.settings import Settings, load_settings
@@ -50,12 +50,12 @@ async def predict(request: Request) -> Response:
     """Recognise the digit in each image sent, as JSON, a raw image or a multipart upload."""
     model, settings = _model(request), request.state.settings
     parsed = predictions.parse_body(
-        await request.body(),
-        request.headers.get("content-type", ""),
+        await bodies.read(request),
         _query_flag(request, "include_input"),
         settings.max_batch,
         request.query_params.get("mode", "digit"),
     )
+    bodies.check_pixels(parsed.images, settings.max_request_pixels)
     work = functools.partial(
         predictions.predict, parsed, model, settings.max_image_pixels, settings.max_digits
     )
@@ -209,11 +209,9 @@ async def feedback(request: Request) -> Response:
         raise HTTPException(404, "this server does not collect feedback (FEEDBACK=off)")
     try:
         submission = parse_submission(
-            await request.body(),
-            request.headers.get("content-type", ""),
-            request.headers.get("idempotency-key"),
-            settings.max_digits,
+            await bodies.read(request), request.headers.get("idempotency-key"), settings.max_digits
         )
+        bodies.check_pixels([submission.image], settings.max_request_pixels)
         work = functools.partial(
             model_inputs,
             submission,

@@ -12,8 +12,9 @@ import time
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 REPEAT_INTERVAL = 10.0
 """Seconds between two log lines of the same kind from a logger that may repeat itself."""
-RATE_LIMITED_LOGGERS = ("asyncio", "uvicorn.error", "serving.connections")
-"""The loggers that report per-connection events; request lines are not limited."""
+RATE_LIMITED_LOGGERS = ("asyncio", "uvicorn.error", "serving.connections", "python_multipart")
+"""The loggers that report per-connection events (python-multipart warns of every malformed
+form); request lines are not limited."""
 
 
 class OncePerInterval(logging.Filter):

@@ -87,6 +87,15 @@ class Settings:
         ">= 1",
         "`4000000` (2000x2000)",
     )
+    max_request_pixels: int = _setting(
+        "MAX_REQUEST_PIXELS",
+        16_000_000,  # four 2000x2000 images, or 64 of the page's 840x280 number pads
+        "Pixels in all the images of one request (a batch, or one image), weighed from their "
+        "headers; more get 413 before any is decoded, so one request cannot take a worker's "
+        "memory",
+        ">= 1",
+        "`16000000`",
+    )
     max_batch: int = _setting("MAX_BATCH", 64, "Most images in one batch request", ">= 1")
     max_digits: int = _setting(
         "MAX_DIGITS", 12, "Most digits in one drawing in number mode (`mode=number`)", "1-64"
@@ -134,6 +143,13 @@ class Settings:
         "URL shared by several replicas (needs the `postgres` extra)",
         "a file path, or a postgresql:// URL with the postgres extra installed",
         "`data/feedback.sqlite3` in the working directory",
+    )
+    feedback_timeout: float = _setting(
+        "FEEDBACK_TIMEOUT",
+        4.0,
+        "Seconds a feedback request may wait for the database (to connect, and for each "
+        "statement) before it gets 503; a hung database cannot hold a request longer",
+        "> 0",
     )
     feedback_token: str = _setting(
         "FEEDBACK_TOKEN",
@@ -217,6 +233,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "ort_threads": _integer(1),
     "max_body_bytes": _integer(1),
     "max_image_pixels": _integer(1),
+    "max_request_pixels": _integer(1),
     "max_batch": _integer(1),
     "max_digits": _integer(1, 64),
     "max_connections": _integer(1),
@@ -225,6 +242,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "log_level": _log_level,
     "feedback": _switch,
     "feedback_db": _feedback_db,
+    "feedback_timeout": _positive_float,
     "feedback_token": _token,
 }
 

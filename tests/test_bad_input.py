@@ -98,7 +98,7 @@ BAD_REQUESTS = {
         b"hello",
         {"Content-Type": "multipart/form-data; boundary=zz"},
         400,
-        "no parts",
+        "cannot be parsed",
     ),
     "multipart nested 3,000 deep": (*nested_multipart(3000), 400, "cannot be parsed"),
     "multipart with empty image": (*multipart("image", b""), 400, "empty"),

@@ -1,24 +1,24 @@
 """From a POST /feedback body to a Feedback record, with no knowledge of HTTP.
 
-The body is read the way /predict reads one (JSON with a base64 image, or a multipart
-form), every field is checked before anything is stored, and the drawing goes through
-the served preprocessing once more so that the record holds exactly the 28x28 input(s)
-the model saw: one in digit mode, one per digit in number mode.
+The body is read by the reader /predict uses (serving.bodies: JSON with a base64 image,
+or a multipart form with the drawing as a file), every field is checked before anything
+is stored, and the drawing goes through the served preprocessing once more so that the
+record holds exactly the 28x28 input(s) the model saw: one in digit mode, one per digit
+in number mode.
 """
 
 import json
 import re
 from dataclasses import dataclass
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from serving.bodies import BadRequest, Body, UnsupportedMediaType
 from serving.contract import CLASS_NAMES
 from serving.feedback import Feedback
 from serving.model import DigitModel
-from serving.predictions import BadRequest, UnsupportedMediaType, decode_base64, prepare
+from serving.predictions import decode_base64, form_image, prepare
 from serving.preprocess import decode_image
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ MAX_TEXT = 128
 """Longest model version, request id or idempotency key accepted."""
 _TEXT = re.compile(rf"[\x21-\x7e]{{1,{MAX_TEXT}}}")  # printable ASCII, no spaces
 _DIGITS = re.compile(r"[0-9]+")
-FIELDS = ("image", "label", "answer", "model_version", "mode", "answer_request_id", "client_id")
 
 
 @dataclass(frozen=True)
@@ -45,20 +44,17 @@ class Submission:
     client_key: str | None
 
 
-def parse_submission(
-    body: bytes, content_type: str, idempotency_key: str | None, max_digits: int
-) -> Submission:
+def parse_submission(body: Body, idempotency_key: str | None, max_digits: int) -> Submission:
     """JSON or multipart to a Submission; raises BadRequest saying which field is wrong."""
-    media_type = content_type.partition(";")[0].strip().lower()
-    if media_type == "application/json" or media_type.endswith("+json"):
-        fields = _json_fields(body)
+    if body.is_json:
+        fields = _json_fields(body.content)
         image = decode_base64(fields.get("image"), "image") if "image" in fields else None
-    elif media_type == "multipart/form-data":
-        fields = _form_fields(body, content_type)
-        image = fields.get("image")
+    elif body.is_form:
+        fields = body.fields
+        image = form_image(body) if "image" in fields or body.files.get("image") else None
     else:
         raise UnsupportedMediaType(
-            f"unsupported Content-Type {media_type or '(none)'!r}; send application/json "
+            f"unsupported Content-Type {body.media_type or '(none)'!r}; send application/json "
             '({"image", "label", "answer", "model_version"}) or multipart/form-data'
         )
     if not image:
@@ -185,21 +181,6 @@ def _json_fields(body: bytes) -> dict:
             'the JSON body must be an object: {"image", "label", "answer", "model_version"}'
         )
     return document
-
-
-def _form_fields(body: bytes, content_type: str) -> dict[str, bytes | str]:
-    """The known fields of a multipart form: the image as bytes, the others as text."""
-    header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    try:
-        message = BytesParser(policy=HTTP).parsebytes(header + body)
-        parts = list(message.iter_parts()) if message.is_multipart() else []
-        named = {part.get_param("name", header="content-disposition"): part for part in parts}
-        fields = {
-            name: named[name].get_payload(decode=True) or b"" for name in FIELDS if name in named
-        }
-        return {k: v if k == "image" else v.decode("utf-8") for k, v in fields.items()}
-    except (RecursionError, ValueError, LookupError) as exc:
-        raise BadRequest("the multipart body cannot be parsed; check the boundary") from exc
 
 
 def _digits(value: object, field: str) -> str | None:

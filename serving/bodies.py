@@ -1,0 +1,120 @@
+"""One reader for the bodies of POST /predict and POST /feedback, with its limits.
+
+A body is read once, in one of three forms: JSON, a raw image, or a multipart form.
+Forms are parsed by Starlette's `request.form()` (python-multipart), which streams the
+body a chunk at a time and stops at the first part past a limit, so a body of a hundred
+thousand empty parts costs a few microseconds, not seconds of the event loop. After
+parsing, `check_pixels` weighs the images by their headers before any is decoded, so a
+batch of large images cannot take a worker's memory.
+"""
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from PIL import Image
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from serving import png
+from serving.preprocess import ImageTooLarge
+
+MAX_FORM_FILES = 1
+"""File parts in one form: the drawing, as the field 'image'."""
+MAX_FORM_FIELDS = 16
+"""Text parts in one form: /feedback has six, /predict none; a few more are ignored."""
+MAX_FIELD_BYTES = 4096
+"""Bytes in one text part: the longest field (a version, an id) has 128 characters."""
+
+
+class BadRequest(ValueError):
+    """The request cannot be answered as sent; the message tells the client what to fix."""
+
+
+class UnsupportedMediaType(BadRequest):
+    """The body is in a form the service does not read."""
+
+
+class TooManyPixels(ImageTooLarge):
+    """The images of one request hold more pixels, in all, than the request may decode."""
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request body as read: the content of a JSON or raw body, or a form's parts."""
+
+    media_type: str
+    """The Content-Type without its parameters, lower case ("" when none was sent)."""
+    content: bytes = b""
+    """A JSON or raw body as sent; empty for a form."""
+    fields: dict[str, str] = field(default_factory=dict)
+    """A form's text parts."""
+    files: dict[str, bytes] = field(default_factory=dict)
+    """A form's file parts, by field name."""
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the body claims to be JSON (application/json or any +json type)."""
+        return self.media_type == "application/json" or self.media_type.endswith("+json")
+
+    @property
+    def is_form(self) -> bool:
+        return self.media_type == "multipart/form-data"
+
+
+async def read(request: Request) -> Body:
+    """The body of a request, read once; BadRequest for a form that cannot be parsed."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "multipart/form-data":
+        return Body(media_type, content=await request.body())
+    try:
+        form = await request.form(
+            max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
+        )
+    except HTTPException as exc:  # what Starlette makes of python-multipart's errors
+        raise BadRequest(
+            f"the multipart body cannot be parsed ({exc.detail}); send the drawing as one "
+            "file field 'image', and at most "
+            f"{MAX_FORM_FIELDS} short text fields"
+        ) from None
+    fields, files = {}, {}
+    try:
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                files[name] = await value.read()
+            else:
+                fields[name] = value
+    finally:
+        await form.close()
+    if not fields and not files:
+        raise BadRequest("the multipart body has no parts; check the boundary")
+    return Body(media_type, fields=fields, files=files)
+
+
+def check_pixels(images: Sequence[bytes], budget: int) -> None:
+    """Refuse a request whose images hold more than `budget` pixels in all, before decoding.
+
+    Each image is weighed by its header (a PNG's IHDR, or what Pillow reads of any other
+    format without decoding it); an image whose size cannot be read weighs nothing here
+    and is refused by the decoder.
+    """
+    total = sum(_pixels(image) for image in images)
+    if total > budget:
+        raise TooManyPixels(
+            f"the images hold {total:,} pixels in all; one request may send at most "
+            f"{budget:,} (send fewer or smaller images)"
+        )
+
+
+def _pixels(image: bytes) -> int:
+    """Width times height as the image's header says, or 0 if it cannot be read."""
+    header = png.read_header(image)
+    if header is not None:
+        return header.width * header.height
+    try:
+        with Image.open(io.BytesIO(image)) as opened:
+            width, height = opened.size
+    except Exception:  # any decoder may raise anything on hostile bytes; decode_image decides
+        return 0
+    return width * height
