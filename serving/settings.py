@@ -16,6 +16,8 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from serving.contract import MODEL_FILE
+from serving.feedback import DB_TIMEOUT_S
+from serving.logs import redact
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = REPO_ROOT / "artifacts" / MODEL_FILE
@@ -23,7 +25,8 @@ DEFAULT_WEB_DIR = REPO_ROOT / "web"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SWITCH_VALUES = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
 SECRETS = frozenset({"FEEDBACK_TOKEN"})
-"""Settings whose values never appear in an error message or a log."""
+"""Settings whose values never appear in an error message or a log (and a password in
+any other value, such as FEEDBACK_DB's URL, is masked: serving.logs.redact)."""
 RESERVED_FILES = 64
 """Descriptors a worker needs besides its connections: libraries, the model, pipes, logs."""
 
@@ -146,7 +149,7 @@ class Settings:
     )
     feedback_timeout: float = _setting(
         "FEEDBACK_TIMEOUT",
-        4.0,
+        DB_TIMEOUT_S,
         "Seconds a feedback request may wait for the database (to connect, and for each "
         "statement) before it gets 503; a hung database cannot hold a request longer",
         "> 0",
@@ -258,9 +261,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[spec.name] = PARSERS[spec.name](environ[env])
         except ValueError:
+            shown = "(hidden)" if env in SECRETS else redact(repr(environ[env]))
             raise SettingError(
-                f"{env}={'(hidden)' if env in SECRETS else repr(environ[env])} is not allowed: "
-                f"{env} must be {spec.metadata['allowed']}"
+                f"{env}={shown} is not allowed: {env} must be {spec.metadata['allowed']}"
             ) from None
     return Settings(**values)
 

@@ -36,6 +36,7 @@ BAD_SETTINGS = [
     ("MAX_BODY_BYTES", "abc", "MAX_BODY_BYTES must be >= 1"),
     ("MAX_BODY_BYTES", "0", "MAX_BODY_BYTES must be >= 1"),
     ("MAX_IMAGE_PIXELS", "-1", "MAX_IMAGE_PIXELS must be >= 1"),
+    ("MAX_REQUEST_PIXELS", "0", "MAX_REQUEST_PIXELS must be >= 1"),
     ("MAX_BATCH", "0", "MAX_BATCH must be >= 1"),
     ("MAX_DIGITS", "0", "MAX_DIGITS must be 1-64"),
     ("MAX_CONNECTIONS", "0", "MAX_CONNECTIONS must be >= 1"),
@@ -46,6 +47,7 @@ BAD_SETTINGS = [
     ("LOG_LEVEL", "bogus", "LOG_LEVEL must be debug, info, warning, error"),
     ("FEEDBACK", "maybe", "FEEDBACK must be on, off"),
     ("FEEDBACK_DB", " ", "FEEDBACK_DB must be a file path"),
+    ("FEEDBACK_TIMEOUT", "-1", "FEEDBACK_TIMEOUT must be > 0"),
     ("FEEDBACK_TOKEN", "short secret", "FEEDBACK_TOKEN=(hidden) is not allowed"),
 ]
 
@@ -78,6 +80,22 @@ def test_a_bad_setting_stops_start_up_with_one_line(name, value, words):
     assert_one_line_failure(result, words)
     if "must be" in words:
         assert f"{name}={value!r}" in result.stderr
+
+
+def test_a_database_password_never_reaches_the_start_up_error():
+    """A PostgreSQL URL where the driver cannot be imported: the line names the URL with its
+    password masked."""
+    code = "import sys; sys.modules['psycopg'] = None; from serving.__main__ import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env={**os.environ, "FEEDBACK_DB": "postgresql://nv:S3cret-pw@db.example/feedback"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert_one_line_failure(result, "postgresql://nv:***@db.example/feedback", "postgres extra")
+    assert "S3cret" not in result.stderr
 
 
 def test_every_setting_has_a_bad_value_in_the_table():

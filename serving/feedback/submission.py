@@ -17,6 +17,7 @@ import numpy as np
 from serving.bodies import BadRequest, Body, UnsupportedMediaType
 from serving.contract import CLASS_NAMES
 from serving.feedback import Feedback
+from serving.middleware import REQUEST_ID_PATTERN
 from serving.model import DigitModel
 from serving.predictions import decode_base64, form_image, prepare
 from serving.preprocess import decode_image
@@ -28,6 +29,12 @@ MODES = ("digit", "number")
 MAX_TEXT = 128
 """Longest model version, request id or idempotency key accepted."""
 _TEXT = re.compile(rf"[\x21-\x7e]{{1,{MAX_TEXT}}}")  # printable ASCII, no spaces
+TEXT_SHAPE = f"up to {MAX_TEXT} printable characters without spaces"
+MODEL_VERSION = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._+-]{{0,{MAX_TEXT - 1}}}")
+"""A version as the training writes it (20261125.225646, 20261125.225646-ft-quick): the
+export shows it, so it starts with a letter or digit, never like a spreadsheet formula."""
+REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
+"""An answer's request id, as the server gives or accepts it (serving.middleware)."""
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -73,7 +80,12 @@ def parse_submission(body: Body, idempotency_key: str | None, max_digits: int) -
     header_key = _text(idempotency_key, "Idempotency-Key")
     if client_key and header_key and client_key != header_key:
         raise BadRequest("the Idempotency-Key header and 'client_id' differ; send one of them")
-    model_version = _text(fields.get("model_version"), "model_version")
+    model_version = _text(
+        fields.get("model_version"),
+        "model_version",
+        MODEL_VERSION,
+        f"up to {MAX_TEXT} letters, digits and . _ + -, starting with a letter or digit",
+    )
     if model_version is None:
         raise BadRequest("'model_version' is missing: send the model_version of the answer")
     return Submission(
@@ -82,7 +94,13 @@ def parse_submission(body: Body, idempotency_key: str | None, max_digits: int) -
         answer=_digits(fields.get("answer"), "answer"),
         model_version=model_version,
         mode=mode,
-        answer_request_id=_text(fields.get("answer_request_id"), "answer_request_id"),
+        answer_request_id=_text(
+            fields.get("answer_request_id"),
+            "answer_request_id",
+            REQUEST_ID,
+            f"a request id: up to {MAX_TEXT} letters, digits and . _ : -, starting with a "
+            "letter or digit",
+        ),
         client_key=header_key or client_key,
     )
 
@@ -194,10 +212,12 @@ def _digits(value: object, field: str) -> str | None:
     return value
 
 
-def _text(value: object, field: str) -> str | None:
-    """A short printable token (a version, an id, a key); None if absent."""
+def _text(
+    value: object, field: str, pattern: re.Pattern[str] = _TEXT, shape: str = TEXT_SHAPE
+) -> str | None:
+    """A short token (a version, an id, a key) that matches `pattern`; None if absent."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _TEXT.fullmatch(value):
-        raise BadRequest(f"'{field}' must be up to {MAX_TEXT} printable characters without spaces")
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise BadRequest(f"'{field}' must be {shape}")
     return value
