@@ -89,7 +89,9 @@ def render(rows: Iterable[Stored], form: str) -> Iterator[str]:
             yield json.dumps(as_dict(row), separators=(",", ":")) + "\n"
         return
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, FIELDS, lineterminator="\n")
+    # RFC 4180's CRLF: the csv module quotes a cell holding a character of the line
+    # terminator, so with "\n" alone a stored "\r" would end the row in a spreadsheet.
+    writer = csv.DictWriter(buffer, FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({name: _cell(value) for name, value in as_dict(row).items()})
