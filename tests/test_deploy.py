@@ -137,7 +137,7 @@ def test_image_ships_only_the_runtime_and_runs_as_non_root():
 def test_base_image_and_python_version_agree():
     """One base for both stages, named once."""
     bases = {args.split()[0] for name, args in dockerfile_instructions() if name == "FROM"}
-    (arg,) = [args for name, args in dockerfile_instructions() if name == "ARG"]
+    (arg,) = [a for name, a in dockerfile_instructions() if name == "ARG" and "PYTHON_IMAGE" in a]
     assert bases == {"${PYTHON_IMAGE}"}
     assert arg == "PYTHON_IMAGE=python:3.11-slim"
 
