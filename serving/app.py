@@ -37,8 +37,8 @@ from serving.settings import Settings, load_settings
 
 API_VERSION = "1.0.0"
 STORE_THREADS = 8
-"""Threads per process that may wait on the feedback database at once (and so, with
-PostgreSQL, its most connections per process); more requests queue, within their timeout."""
+"""Feedback database calls per process that requests wait on at once; more queue, within
+their timeout, so a burst of feedback cannot take the thread pool that serves files."""
 logger = logging.getLogger("serving")
 T = TypeVar("T")
 
@@ -283,10 +283,11 @@ async def _in_store(request: Request, call: Callable[..., T], *args: object) -> 
 
     A database that answers nothing (a frozen host) would hold the thread, and so the
     request, for as long as the TCP connection lives: the request gets StoreTimeout in time
-    and the thread is left to finish or fail on its own. Store threads have their own
-    limiter, so hung ones never take the threads that serve files. A resent submission
-    with the same Idempotency-Key is stored once, whether or not the abandoned call
-    committed.
+    and the thread is left to finish or fail on its own (its limiter token is given back
+    then: a new connection attempt gives up after the connect timeout, and a statement on
+    a connection already open waits until the database answers or drops it). A resent
+    submission with the same Idempotency-Key is stored once, whether or not the abandoned
+    call committed.
     """
     state = request.state
     try:
