@@ -7,13 +7,12 @@ preprocess, one session.run for the whole batch, and shape the answers.
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 
 import numpy as np
 
 from serving.answers import answer, rejected_answer
-from serving.bodies import BadRequest, Body, UnsupportedMediaType
+from serving.bodies import BadRequest, Body, UnsupportedMediaType, load_json
 from serving.contract import IMAGE_SIZE
 from serving.model import DigitModel
 from serving.numbers import TooManyDigits, number_answer, number_layout, read_parts
@@ -28,6 +27,8 @@ a little ink into real gaps)."""
 IMAGE_TYPES = frozenset(
     ("image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif", "image/bmp")
 )
+ASCII_WHITESPACE = b" \t\n\r\v\f"
+"""What base64 may be wrapped with (the base64 tool wraps lines)."""
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,7 @@ def check_mode(mode: object, where: str) -> str:
 def parse_json(body: bytes, max_batch: int, mode: str = "digit") -> PredictionRequest:
     """{"image": b64} or {"images": [b64, ...]}, with optional "include_input": bool and
     "mode": "digit" | "number"."""
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON ({exc})") from exc
-    except RecursionError as exc:  # [[[[... a few thousand deep exhausts the parser's stack
-        raise BadRequest("the JSON is nested too deeply") from exc
+    document = load_json(body)
     if not isinstance(document, dict):
         raise BadRequest('the JSON body must be an object such as {"image": "<base64 PNG>"}')
     include_input = document.get("include_input", False)
@@ -116,7 +112,9 @@ def decode_base64(value: object, field: str) -> bytes:
             raise BadRequest(f"'{field}' is a data: URL without ';base64,' data")
     try:
         # Whitespace is allowed (the base64 tool wraps lines); anything else non-base64 is not.
-        return base64.b64decode("".join(value.split()), validate=True)
+        # bytes.translate drops it at C speed (str.split took 55 ms on a megabyte of "A\n").
+        data = value.encode("ascii").translate(None, ASCII_WHITESPACE)
+        return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise BadRequest(f"'{field}' is not valid base64 ({exc})") from exc
 

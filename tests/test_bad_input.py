@@ -69,7 +69,8 @@ def nested_multipart(depth: int) -> tuple[bytes, dict]:
 
 BAD_REQUESTS = {
     "malformed JSON": (b'{"image": ', JSON, 400, "not valid JSON"),
-    "deeply nested JSON": (b"[" * 100_000, JSON, 400, "nested too deeply"),
+    "deeply nested JSON": (b"[" * 5_000, JSON, 400, "nested too deeply"),
+    "a megabyte of JSON elements": (b"[" + b"[[]]," * 200_000 + b"1]", JSON, 400, "too many"),
     "JSON that is not an object": (b'["a"]', JSON, 400, "must be an object"),
     "JSON without image": (b'{"picture": "x"}', JSON, 400, '"image" field'),
     "image is a number": (b'{"image": 7}', JSON, 400, "must be a string"),

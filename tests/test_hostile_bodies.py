@@ -1,8 +1,9 @@
 """Hostile bodies against a real server on loopback: each test states the figure it holds.
 
-- A 1 MB multipart body of 115,000 empty parts (or 20,000 named ones) is refused in
-  milliseconds, and /health/live on the same worker never waits more than STALL_MS
-  meanwhile (the standard library's parser took 5.8 s, and the probe with it).
+- A 1 MB multipart body of 115,000 empty parts (or 20,000 named ones), or 1 MB of JSON
+  built to be slow to parse, costs the event loop less than STALL_MS of CPU, and
+  /health/live on the same worker answers within PROBE_MS meanwhile (the standard library's
+  multipart parser took 5.8 s, and the probe waited as long).
 - A JSON batch of 30 large transparent PNGs gets 413 before any is decoded; the worker's
   peak RSS grows by less than BATCH_MB (it grew by 507 MB). A batch just within
   MAX_REQUEST_PIXELS is answered and stays within BUDGET_MB.
@@ -30,7 +31,10 @@ from bench.server import free_port, start_server, stop_server, wait_ready
 from serving.settings import Settings
 
 STALL_MS = 50
-"""Longest /health/live answer while multipart bombs are parsed (measured: about 3 ms)."""
+"""Most event-loop CPU time one bomb may cost (measured: 1-3 ms)."""
+PROBE_MS = 250
+"""Slowest /health/live answer while bombs arrive: the loop's share is STALL_MS at most,
+the rest is room for a busy 2-core CI machine's scheduling (measured: 3-80 ms)."""
 BATCH_MB = 60
 """Most the worker's peak RSS may grow for a refused batch of 30 large PNGs."""
 BUDGET_MB = 250
@@ -53,12 +57,27 @@ def image_part(png: bytes) -> bytes:
     )
 
 
+JSON = "application/json"
 BOMBS = {
     # The attack as first found: 115,000 parts without headers, then the drawing.
-    "115,000 empty parts": multipart([b"\r\n"] * 115_000 + [image_part(SEVEN)]),
+    "115,000 empty parts": (
+        *multipart([b"\r\n"] * 115_000 + [image_part(SEVEN)]),
+        "cannot be parsed",
+    ),
     # Parts the parser must take as fields: the field limit is what stops these.
-    "20,000 named parts": multipart(
-        [b"Content-Disposition: form-data; name=a\r\n\r\n"] * 20_000 + [image_part(SEVEN)]
+    "20,000 named parts": (
+        *multipart(
+            [b"Content-Disposition: form-data; name=a\r\n\r\n"] * 20_000 + [image_part(SEVEN)]
+        ),
+        "cannot be parsed",
+    ),
+    # 800,000 JSON elements: json.loads alone took 150 ms or more.
+    "a megabyte of JSON lists": (b"[" + b"[[]]," * 200_000 + b"1]", JSON, "too many elements"),
+    # Base64 wrapped after every character: removing the whitespace took 55 ms.
+    "a megabyte of wrapped base64": (
+        b'{"image": "' + b"AAA\\n" * 200_000 + b'"}',
+        JSON,
+        "not a readable image",
     ),
 }
 
@@ -98,12 +117,35 @@ def post(port: int, content: bytes, content_type: str) -> tuple[int, bytes]:
         connection.close()
 
 
+def loop_cpu_ms(pid: int) -> float:
+    """CPU time so far of the process's main thread, where the event loop runs, in ms."""
+    return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[0]) / 1e6
+
+
 @pytest.mark.parametrize("name", BOMBS)
-def test_a_multipart_bomb_does_not_stall_the_event_loop(server, name):
-    """The bomb gets 400 at its first part past the limits; the probe never waits."""
-    port, _ = server
-    bomb, content_type = BOMBS[name]
+def test_a_bomb_costs_the_event_loop_less_than_50_ms(server, name):
+    """The loop's own CPU time per bomb: what any request on the worker would wait behind,
+    free of the scheduling noise that a probe's latency carries on a busy machine."""
+    port, pid = server
+    bomb, content_type, words = BOMBS[name]
     assert len(bomb) <= Settings().max_body_bytes
+    rounds = 10
+    before = loop_cpu_ms(pid)
+    for _ in range(rounds):  # each on its own connection: the answer may come before the body
+        status, answer = post(port, bomb, content_type)
+        assert status == 400, answer
+        assert words.encode() in answer
+    per_bomb = (loop_cpu_ms(pid) - before) / rounds
+    print(f"{name}: {per_bomb:.1f} ms of the event loop's CPU per bomb")
+    assert per_bomb < STALL_MS
+
+
+@pytest.mark.parametrize("name", BOMBS)
+def test_health_answers_while_bombs_arrive(server, name):
+    """End to end: /health/live, probed on its own connection while the bombs arrive,
+    answers within PROBE_MS (it waited 5.8 s behind the first bomb before)."""
+    port, _ = server
+    bomb, content_type, _ = BOMBS[name]
     probes: list[float] = []
     done = threading.Event()
 
@@ -121,20 +163,15 @@ def test_a_multipart_bomb_does_not_stall_the_event_loop(server, name):
     prober.start()
     try:
         time.sleep(0.2)  # the probe's own pace, before the bombs
-        for _ in range(5):  # each on its own connection: the answer comes before the body ends
-            start = time.perf_counter()
-            status, answer = post(port, bomb, content_type)
-            bomb_s = time.perf_counter() - start
-            assert status == 400, answer
-            assert b"cannot be parsed" in answer
-            assert bomb_s < 1.0
+        for _ in range(5):
+            assert post(port, bomb, content_type)[0] == 400
         time.sleep(0.1)
     finally:
         done.set()
         prober.join()
     worst_ms = max(probes) * 1000
-    print(f"{name}: {len(probes)} probes, worst {worst_ms:.1f} ms; a bomb {bomb_s * 1000:.0f} ms")
-    assert worst_ms < STALL_MS
+    print(f"{name}: {len(probes)} probes, the slowest {worst_ms:.1f} ms")
+    assert worst_ms < PROBE_MS
 
 
 def transparent_png(side: int) -> bytes:

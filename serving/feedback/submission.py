@@ -7,14 +7,13 @@ record holds exactly the 28x28 input(s) the model saw: one in digit mode, one pe
 in number mode.
 """
 
-import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from serving.bodies import BadRequest, Body, UnsupportedMediaType
+from serving.bodies import BadRequest, Body, UnsupportedMediaType, load_json
 from serving.contract import CLASS_NAMES
 from serving.feedback import Feedback
 from serving.middleware import REQUEST_ID_PATTERN
@@ -188,12 +187,7 @@ def _labelled_path(reading: "Reading", log_p: np.ndarray, label: str) -> list[in
 
 
 def _json_fields(body: bytes) -> dict:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON ({exc})") from exc
-    except RecursionError as exc:
-        raise BadRequest("the JSON is nested too deeply") from exc
+    document = load_json(body)
     if not isinstance(document, dict):
         raise BadRequest(
             'the JSON body must be an object: {"image", "label", "answer", "model_version"}'
