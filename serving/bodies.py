@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from serving import png
 from serving.preprocess import ACCEPTED_FORMATS, ImageTooLarge
@@ -39,6 +39,11 @@ class BadRequest(ValueError):
 
 class UnsupportedMediaType(BadRequest):
     """The body is in a form the service does not read."""
+
+
+class BodyCut(BadRequest):
+    """The client closed the connection before its body had arrived; nobody hears the answer,
+    but the request is logged as a client's error, not a server's (with no traceback)."""
 
 
 class TooManyPixels(ImageTooLarge):
@@ -69,7 +74,15 @@ class Body:
 
 
 async def read(request: Request) -> Body:
-    """The body of a request, read once; BadRequest for a form that cannot be parsed."""
+    """The body of a request, read once; BadRequest for a form that cannot be parsed, and
+    BodyCut for a body the client stopped sending."""
+    try:
+        return await _read(request)
+    except ClientDisconnect:
+        raise BodyCut("the connection was closed before the body arrived") from None
+
+
+async def _read(request: Request) -> Body:
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "multipart/form-data":
         return Body(media_type, content=await request.body())

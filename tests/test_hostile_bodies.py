@@ -15,6 +15,7 @@
 import base64
 import http.client
 import io
+import socket
 import threading
 import time
 import uuid
@@ -91,16 +92,15 @@ def peak_rss_mb(pid: int) -> float:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[int, int]]:
-    """`python -m serving` with one worker and default limits: (port, pid)."""
+def server(tmp_path_factory) -> Iterator[tuple[int, int, Path]]:
+    """`python -m serving` with one worker and default limits: (port, pid, its log)."""
     port = free_port()
     data = tmp_path_factory.mktemp("hostile")
-    process = start_server(
-        port, log=data / "server.log", FEEDBACK_DB=str(data / "fb.sqlite3"), LOG_LEVEL="warning"
-    )
+    log = data / "server.log"
+    process = start_server(port, log=log, FEEDBACK_DB=str(data / "fb.sqlite3"))
     try:
         wait_ready(process, port, timeout=60)
-        yield port, process.pid
+        yield port, process.pid, log
     finally:
         stop_server(process)
 
@@ -126,7 +126,7 @@ def loop_cpu_ms(pid: int) -> float:
 def test_a_bomb_costs_the_event_loop_less_than_50_ms(server, name):
     """The loop's own CPU time per bomb: what any request on the worker would wait behind,
     free of the scheduling noise that a probe's latency carries on a busy machine."""
-    port, pid = server
+    port, pid, _ = server
     bomb, content_type, words = BOMBS[name]
     assert len(bomb) <= Settings().max_body_bytes
     rounds = 10
@@ -144,7 +144,7 @@ def test_a_bomb_costs_the_event_loop_less_than_50_ms(server, name):
 def test_health_answers_while_bombs_arrive(server, name):
     """End to end: /health/live, probed on its own connection while the bombs arrive,
     answers within PROBE_MS (it waited 5.8 s behind the first bomb before)."""
-    port, _ = server
+    port, _, _ = server
     bomb, content_type, _ = BOMBS[name]
     probes: list[float] = []
     done = threading.Event()
@@ -184,7 +184,7 @@ def transparent_png(side: int) -> bytes:
 def test_a_batch_of_large_pngs_is_weighed_before_decoding(server):
     """30 transparent 2000x2000 PNGs (120,000,000 pixels) get 413 at once; four of them
     (the whole budget) are decoded and answered within BUDGET_MB."""
-    port, pid = server
+    port, pid, _ = server
     large = base64.b64encode(transparent_png(2000)).decode()
     before = peak_rss_mb(pid)
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
@@ -199,6 +199,29 @@ def test_a_batch_of_large_pngs_is_weighed_before_decoding(server):
     print(f"peak RSS +{refused_mb:.0f} MB for the refused batch, +{budget_mb:.0f} MB within it")
     assert refused_mb < BATCH_MB
     assert budget_mb < BUDGET_MB
+
+
+def test_a_body_cut_short_is_a_client_error_without_a_traceback(server):
+    """Clients that declare a body and hang up: a 400 in the log, no 500 and no traceback
+    (one per such client would flood the log)."""
+    port, _, log = server
+    seen = len(log.read_text().splitlines())
+    for path, content_type in [
+        ("/predict", "multipart/form-data; boundary=B"),
+        ("/predict", "application/json"),
+        ("/feedback", "application/json"),
+    ]:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                "Content-Length: 1000\r\n\r\n--B\r\n".encode()
+            )
+            time.sleep(0.1)
+    assert post(port, SEVEN, "image/png")[0] == 200  # the server goes on, and logs it
+    lines = log.read_text().splitlines()[seen:]
+    cut = [line for line in lines if '"status": 400' in line]
+    assert len(cut) == 3, lines
+    assert not [line for line in lines if "Traceback" in line or '"status": 500' in line]
 
 
 # --- PostgreSQL, restarted and frozen -------------------------------------------------------
