@@ -27,12 +27,16 @@ SECONDS=0
 bash deploy/build-image.sh
 engine="$(container_engine)"
 # As deploy/kubernetes runs it: a read-only root with /tmp and /data as the only writable
-# places (emptyDir volumes there, tmpfs here; --read-only also gives /tmp a tmpfs). /data is
-# mounted explicitly: the image's VOLUME would make an anonymous volume that a pod lacks.
-run_args=(--read-only --tmpfs /data:rw,mode=1777,size=256m)
+# places (emptyDir volumes there; here --read-only gives /tmp a tmpfs, and /data is a new
+# world-writable directory, as an emptyDir is: a tmpfs's mode option is not honoured by every
+# runtime). /data is mounted explicitly: the image's VOLUME would make an anonymous volume
+# that a pod does not have.
+data_dir="$(mktemp -d)"
+chmod 1777 "$data_dir"
+run_args=(--read-only --volume "$data_dir:/data")
 [[ "$engine" == podman ]] && run_args+=("${PODMAN_RUN_ARGS[@]}" --no-healthcheck)
 
-trap '$engine rm --force "$NAME" >/dev/null 2>&1 || true' EXIT
+trap '$engine rm --force "$NAME" >/dev/null 2>&1 || true; rm -rf "$data_dir"' EXIT
 started="$(python3 -c 'import time; print(time.time())')"
 "$engine" run --detach --name "$NAME" "${run_args[@]}" \
     --publish "127.0.0.1:$PORT:8000" "$IMAGE" >/dev/null
