@@ -32,6 +32,8 @@ MAX_JSON_TOKENS = 10_000
 """Brackets, braces, commas and colons in one JSON body. A batch of 64 images has about
 200; a megabyte of `[[]],` has 800,000, which json.loads takes 150 ms or more to turn into
 objects, holding the GIL all the while (so a thread would not spare the event loop)."""
+_NOT_JSON_TOKENS = bytes(sorted(set(range(256)) - set(b"[{,:")))
+"""Every byte but those counted, for bytes.translate to delete."""
 
 
 class BadRequest(ValueError):
@@ -116,10 +118,12 @@ async def _read(request: Request) -> Body:
 def load_json(content: bytes) -> object:
     """A JSON body's document; BadRequest if it is not JSON or has too many elements.
 
-    The elements are counted (a C-speed scan, about 0.1 ms a megabyte) before anything is
-    parsed, so that the parse stays within a few milliseconds whatever is sent.
+    The elements are counted (one C-speed pass, about 1 ms a megabyte) before anything is
+    parsed, so that the parse stays within a few milliseconds whatever is sent. A body no
+    longer than the limit cannot pass it, and is not counted.
     """
-    tokens = sum(content.count(mark) for mark in (b"[", b"{", b",", b":"))
+    too_long = len(content) > MAX_JSON_TOKENS
+    tokens = len(content.translate(None, _NOT_JSON_TOKENS)) if too_long else 0
     if tokens > MAX_JSON_TOKENS:
         raise BadRequest(
             f"the JSON has too many elements ({tokens:,} brackets, braces, commas and colons; "
