@@ -33,9 +33,10 @@ from serving.settings import Settings
 
 STALL_MS = 50
 """Most event-loop CPU time one bomb may cost (measured: 1-3 ms)."""
-PROBE_MS = 250
-"""Slowest /health/live answer while bombs arrive: the loop's share is STALL_MS at most,
-the rest is room for a busy 2-core CI machine's scheduling (measured: 3-80 ms)."""
+PROBE_MS = 1000
+"""Slowest /health/live answer while bombs arrive. The loop's share is STALL_MS at most (the
+test above); the rest is a busy 2-core machine's scheduling, which took one probe to 263 ms
+while others' jobs ran (the median is 0.3 ms). The old parser held it 2.5-15 s."""
 BATCH_MB = 60
 """Most the worker's peak RSS may grow for a refused batch of 30 large PNGs."""
 BUDGET_MB = 250
@@ -170,7 +171,8 @@ def test_health_answers_while_bombs_arrive(server, name):
         done.set()
         prober.join()
     worst_ms = max(probes) * 1000
-    print(f"{name}: {len(probes)} probes, the slowest {worst_ms:.1f} ms")
+    median_ms = sorted(probes)[len(probes) // 2] * 1000
+    print(f"{name}: {len(probes)} probes, median {median_ms:.1f} ms, slowest {worst_ms:.1f} ms")
     assert worst_ms < PROBE_MS
 
 
