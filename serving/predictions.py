@@ -1,8 +1,8 @@
 """From request bodies to predictions, with no knowledge of HTTP.
 
 Parsing turns a body read by serving.bodies in any of the accepted forms (JSON, raw
-image, multipart, JSON batch) into a PredictionRequest; predict() runs the lean hot path: decode,
-preprocess, one session.run for the whole batch, and shape the answers.
+image, multipart, JSON batch) into a PredictionRequest; predict() runs the lean hot path:
+decode, preprocess, one session.run for the whole batch, and shape the answers.
 """
 
 import base64

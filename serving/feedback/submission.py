@@ -57,7 +57,7 @@ def parse_submission(body: Body, idempotency_key: str | None, max_digits: int) -
         image = decode_base64(fields.get("image"), "image") if "image" in fields else None
     elif body.is_form:
         fields = body.fields
-        image = form_image(body) if "image" in fields or body.files.get("image") else None
+        image = form_image(body) if "image" in fields or "image" in body.files else None
     else:
         raise UnsupportedMediaType(
             f"unsupported Content-Type {body.media_type or '(none)'!r}; send application/json "
