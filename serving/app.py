@@ -18,9 +18,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
-from serving import loaded, png, predictions, shell
+from serving import files, loaded, png, predictions, shell
 from serving.feedback import StoreError, open_store
 from serving.feedback import export as feedback_rows
 from serving.feedback.submission import model_inputs, parse_submission, to_record
@@ -187,18 +186,18 @@ async def model_file(request: Request) -> Response:
 async def service_worker(request: Request) -> Response:
     """The page's service worker, stamped with a hash of the app shell it caches."""
     body = await anyio.to_thread.run_sync(shell.service_worker, request.state.settings.web_dir)
-    return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+    headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if files.accepts_gzip(request.headers):
+        body, headers["Content-Encoding"] = files.gzipped(body), "gzip"
+    return Response(body, media_type="text/javascript", headers=headers)
 
 
 async def runtime_file(request: Request) -> Response:
     """A file of the offline runtime (onnxruntime-web), gzipped for clients that take gzip."""
     name = f"{shell.RUNTIME_DIR}/{request.url.path.split(f'/{shell.RUNTIME_DIR}/', 1)[1]}"
-    gzip_ok = "gzip" in request.headers.get("accept-encoding", "")
-    work = functools.partial(shell.runtime_file, request.state.settings.web_dir, name, gzip_ok)
-    body, headers = await anyio.to_thread.run_sync(work)
-    if request.headers.get("if-none-match") == headers["ETag"]:
-        return Response(status_code=304, headers=headers)
-    return Response(body, headers=headers)
+    work = functools.partial(shell.runtime_file, request.state.settings.web_dir, name)
+    path, info, headers = await anyio.to_thread.run_sync(work)
+    return await request.state.gzip_copies.response(request.scope, path, info, headers)
 
 
 async def feedback(request: Request) -> Response:
@@ -331,6 +330,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The application for these settings (the environment's by default)."""
     settings = settings or load_settings()
     request_metrics = Metrics()
+    copies = files.GzipCopies()  # the page's and the runtime's files, gzipped once per version
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
@@ -351,6 +351,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "metrics": request_metrics,
             "openapi": build_spec(API_VERSION, settings.max_batch),
             "feedback_store": feedback_store,
+            "gzip_copies": copies,
         }
         feedback_store.close()
 
@@ -379,7 +380,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             timeout=settings.client_timeout,
         ),
     ]
-    web = StaticFiles(directory=settings.web_dir, html=True, check_dir=False)
+    web = files.PageFiles(directory=settings.web_dir, html=True, check_dir=False, copies=copies)
     return Starlette(
         routes=[
             *API_ROUTES,
