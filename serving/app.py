@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
@@ -290,6 +290,15 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client left (or was disconnected) before its body arrived: no one reads this,
+    but the request's log line says 499, as nginx does, instead of a traceback."""
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
+CLIENT_CLOSED_REQUEST = 499
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     """A bug: log it with its traceback, tell the client nothing about the internals."""
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -322,6 +331,7 @@ API_ROUTES = [
 EXCEPTION_HANDLERS = {
     **dict.fromkeys(CLIENT_ERRORS, client_error),
     HTTPException: http_error,
+    ClientDisconnect: client_gone,
     Exception: server_error,
 }
 

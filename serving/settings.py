@@ -94,16 +94,18 @@ class Settings:
     max_connections: int = _setting(
         "MAX_CONNECTIONS",
         500,
-        "Open connections per worker. A new one beyond it closes the longest-idle connection "
-        "(one still sending its head, or kept alive between requests); if every connection "
-        "has a request in progress it gets an immediate 503",
+        "Open connections per worker, each counted until its socket is closed. A new one "
+        "beyond it aborts the connection that has waited longest on its client (sending its "
+        "head or body, kept alive, or not reading its response); if the server is working on "
+        "every connection it gets an immediate 503",
         f">= 1, and below the open-files limit minus {RESERVED_FILES}",
     )
     client_timeout: float = _setting(
         "CLIENT_TIMEOUT",
         10.0,
-        "Seconds a client has to send a request's head, and then again its body; slower "
-        "clients are disconnected (a late body gets 408)",
+        "Seconds a client has to send a request's head, then again its body, and to take "
+        "more of a response it has stopped reading; slower clients are disconnected (a late "
+        "body gets 408)",
         "> 0",
     )
     cors_origins: tuple[str, ...] = _setting(
