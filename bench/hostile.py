@@ -13,6 +13,7 @@ JSON line of figures per attack, so the same attack can be run on two versions o
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import sys
@@ -20,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from bench.server import REPO_ROOT, free_port, start_server, stop_server, wait_ready
@@ -36,10 +37,8 @@ def process_tree(pid: int) -> list[int]:
     pids, index = [pid], 0
     while index < len(pids):
         task = Path(f"/proc/{pids[index]}/task/{pids[index]}/children")
-        try:
+        with suppress(OSError):  # the process has just exited
             pids += [int(child) for child in task.read_text().split()]
-        except OSError:
-            pass
         index += 1
     return pids
 
@@ -57,14 +56,21 @@ def resident_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) one process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def open_descriptors(pid: int) -> int:
     """Descriptors the server's processes hold open, added up."""
     total = 0
     for each in process_tree(pid):
-        try:
+        with suppress(OSError):
             total += len(list(Path(f"/proc/{each}/fd").iterdir()))
-        except OSError:
-            pass
     return total
 
 
@@ -163,10 +169,8 @@ def slow_bodies(port: int, clients: int, rate: float = 1.0) -> Iterator[list[soc
                     conn.send(b"x")
                 except OSError:
                     conn.close()
-                    try:
+                    with suppress(OSError):  # refused: try again next round
                         held[index] = connect(port, head + b"x")
-                    except OSError:
-                        pass
             stop.wait(max(0.0, 1.0 / rate - (time.monotonic() - started)))
 
     sender = threading.Thread(target=trickle, daemon=True)

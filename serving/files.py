@@ -76,7 +76,11 @@ def gzip_copy(path: Path, mtime_ns: int, size: int) -> Path:
         if copy.is_file():
             return copy  # made while this one waited
         partial = copy.with_suffix(f".{os.getpid()}.part")
-        with path.open("rb") as source, gzip.GzipFile(partial, "wb", LEVEL, mtime=0) as target:
+        with (
+            path.open("rb") as source,
+            partial.open("wb") as file,
+            gzip.GzipFile("", "wb", LEVEL, file, mtime=0) as target,  # no name in the header
+        ):
             shutil.copyfileobj(source, target, 1 << 20)
         partial.replace(copy)
         for old in directory.glob(f"{name}-*.gz"):
