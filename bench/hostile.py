@@ -6,6 +6,7 @@ also run, with smaller counts, against a real server; run from the command line,
 JSON line of figures per attack, so the same attack can be run on two versions of the code:
 
     python -m bench.hostile slow-readers --clients 200 --env MAX_CONNECTIONS=50
+    python -m bench.hostile slow-readers --clients 300 --env MAX_CONNECTIONS=96 --open-files 256
     python -m bench.hostile slow-bodies --clients 1000 --env WORKERS=2
     python -m bench.hostile big-heads
     python -m bench.hostile gzip-burst --clients 60 --env WORKERS=2
@@ -13,7 +14,9 @@ JSON line of figures per attack, so the same attack can be run on two versions o
 
 import argparse
 import json
+import multiprocessing
 import os
+import resource
 import socket
 import statistics
 import sys
@@ -22,6 +25,8 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from bench.server import REPO_ROOT, free_port, start_server, stop_server, wait_ready
@@ -142,57 +147,73 @@ def slow_readers(port: int, pid: int, clients: int, settle: float = 3.0) -> dict
             conn.close()
 
 
-@contextmanager
-def slow_bodies(port: int, clients: int, rate: float = 1.0) -> Iterator[list[socket.socket]]:
-    """`clients` connections that each declare a 1 MB /predict body and send it `rate` bytes
-    a second (in turn, from one thread); reconnecting any the server closes, as an attacker
-    would, for as long as the context lasts."""
-    head = (
-        b"POST /predict HTTP/1.1\r\nHost: hostile\r\nContent-Type: image/png\r\n"
-        b"Content-Length: 1048576\r\n\r\n"
-    )
+SLOW_BODY_HEAD = (
+    b"POST /predict HTTP/1.1\r\nHost: hostile\r\nContent-Type: image/png\r\n"
+    b"Content-Length: 1048576\r\n\r\n"
+)
+
+
+def _trickle(port: int, clients: int, rate: float, report: Connection, stop: Event) -> None:
+    """The slow-body attacker's process: connect, report how many, then send each
+    connection a byte in turn, `rate` rounds a second, reconnecting any the server cut off."""
+    raise_file_limit(clients + 64)
     held: list[socket.socket] = []
     for _ in range(clients):
         try:
-            held.append(connect(port, head + b"x"))
+            held.append(connect(port, SLOW_BODY_HEAD + b"x"))
         except OSError:
             break
-    stop = threading.Event()
+    report.send(len(held))
+    while not stop.is_set():
+        started = time.monotonic()
+        for index, conn in enumerate(held):
+            try:
+                conn.send(b"x")
+            except OSError:
+                conn.close()
+                with suppress(OSError):  # refused: try again next round
+                    held[index] = connect(port, SLOW_BODY_HEAD + b"x")
+        stop.wait(max(0.0, 1.0 / rate - (time.monotonic() - started)))
+    for conn in held:
+        conn.close()
 
-    def trickle() -> None:
-        while not stop.is_set():
-            started = time.monotonic()
-            for index, conn in enumerate(held):
-                if stop.is_set():
-                    return
-                try:
-                    conn.send(b"x")
-                except OSError:
-                    conn.close()
-                    with suppress(OSError):  # refused: try again next round
-                        held[index] = connect(port, head + b"x")
-            stop.wait(max(0.0, 1.0 / rate - (time.monotonic() - started)))
 
-    sender = threading.Thread(target=trickle, daemon=True)
-    sender.start()
+@contextmanager
+def slow_bodies(port: int, clients: int, rate: float = 1.0) -> Iterator[int]:
+    """`clients` connections that each declare a 1 MB /predict body and send it `rate` bytes
+    a second, reconnecting any the server closes, as an attacker would, for as long as the
+    context lasts; yields how many connected. They run in a process of their own, so that
+    the attacker's work does not delay the client that measures."""
+    context = multiprocessing.get_context("fork")
+    receiving, sending = context.Pipe(duplex=False)
+    stop = context.Event()
+    attacker = context.Process(target=_trickle, args=(port, clients, rate, sending, stop))
+    attacker.start()
     try:
-        yield held
+        yield receiving.recv() if receiving.poll(60) else 0
     finally:
         stop.set()
-        sender.join(timeout=10)
-        for conn in held:
-            conn.close()
+        attacker.join(timeout=10)
+        if attacker.exitcode is None:
+            attacker.kill()
+            attacker.join()
+
+
+def raise_file_limit(count: int) -> None:
+    """Let this process hold `count` descriptors, as far as the hard limit allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < count:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(count, hard), hard))
 
 
 def slow_bodies_figures(port: int, clients: int, seconds: float) -> dict:
     """Probe and prediction latency, every half second, while slow bodies hold the server."""
-    with slow_bodies(port, clients) as held:
+    with slow_bodies(port, clients) as connected:
         probes = []
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             probes.append(probe(port))
             time.sleep(0.5)
-        connected = len(held)
     statuses = {name: [p[name][0] for p in probes] for name in ("live", "predict")}
     times = {name: [p[name][1] for p in probes] for name in ("live", "predict")}
     return {
@@ -281,17 +302,18 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=12.0, help="slow-bodies: how long")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
+    parser.add_argument("--open-files", type=int, help="the server's `ulimit -n`")
     args = parser.parse_args()
     env = dict(item.split("=", 1) for item in args.env)
     port = free_port()
-    process = start_server(port, LOG_LEVEL="warning", **env)
+    process = start_server(port, open_files=args.open_files, **{"LOG_LEVEL": "warning"} | env)
     try:
         wait_ready(process, port)
         time.sleep(0.5)  # every worker up
         figures = ATTACKS[args.attack](port, process.pid, args)
     finally:
         stop_server(process)
-    print(json.dumps(figures | {"env": env}), file=sys.stdout)
+    print(json.dumps(figures | {"env": env, "open_files": args.open_files}), file=sys.stdout)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,12 @@ probes) out, and httptools takes a request head of any size. Here:
 - a response the client stops reading (the transport's buffer above its high-water mark)
   for CLIENT_TIMEOUT is aborted, and its buffer freed; every close the server makes gives
   the client CLIENT_TIMEOUT to take what is still buffered, then aborts;
-- beyond MAX_CONNECTIONS, a new connection aborts the connection that has waited longest
-  on its client: one still sending its head or its body, kept alive between requests,
-  not reading its response, or already closing. A connection is counted until its socket
-  is really closed, so descriptors stay within the bound. Only when the server is working
-  on every connection does the newcomer get an immediate 503;
+- beyond MAX_CONNECTIONS, a new connection aborts the connections that have waited
+  longest on their clients (EVICTED_SHARE of them, at least one): still sending a head
+  or a body, kept alive between requests, not reading a response, or already closing.
+  A connection is counted until its socket is really closed, so descriptors stay within
+  the bound. Only when the server is working on every connection does the newcomer get
+  an immediate 503;
 - uvicorn's own plain-text 400 (a bad Content-Length, say) becomes the service's JSON
   error with the security headers;
 - a response's head and its first body part go out in one system call (ResponseWriter).
@@ -30,6 +31,7 @@ tests/test_uvicorn_hooks.py fails if one of them changes.
 """
 
 import asyncio
+import heapq
 import json
 import logging
 from collections.abc import Callable
@@ -43,6 +45,8 @@ MAX_HEAD_BYTES = 16 * 1024
 """A request line and headers larger than this get 431 (uvicorn's h11 protocol's bound)."""
 MAX_HEADERS = 100
 """More header lines than this get 431 (Apache's LimitRequestFields); a browser sends 20."""
+EVICTED_SHARE = 0.05
+"""The share of MAX_CONNECTIONS cut off at once when a new connection finds no room."""
 LINGER_SECONDS = 1.0
 """How long a refused request's remaining bytes are read and dropped before the close."""
 
@@ -341,7 +345,11 @@ class ConnectionGuard:
             return
         waiting = [(since, c) for c in others if (since := c.waiting_since()) is not None]
         if waiting:
-            min(waiting, key=lambda pair: pair[0])[1]._abort()
+            # A few at once: a flood of new connections then pays for this scan once per
+            # EVICTED_SHARE of the bound, not once per connection.
+            count = max(1, int(limit * EVICTED_SHARE))
+            for _, victim in heapq.nsmallest(count, waiting, key=lambda pair: pair[0]):
+                victim._abort()
             logger.warning(
                 "aborting the connections that waited longest on their clients, to stay "
                 "within MAX_CONNECTIONS=%d",
@@ -352,9 +360,7 @@ class ConnectionGuard:
             self._refused = True
             self.transport.write(UNAVAILABLE)
             self._close()
-            logger.warning(
-                "refusing connections: the server works on all MAX_CONNECTIONS=%d", limit
-            )
+            logger.warning("refusing connections: all MAX_CONNECTIONS=%d are being served", limit)
 
 
 class GuardedHttpToolsProtocol(ConnectionGuard, HttpToolsProtocol):
