@@ -52,7 +52,7 @@ LINGER_SECONDS = 1.0
 
 
 class HeadTooLarge(Exception):
-    """Raised from the parser's callbacks, which stops it, for a head over the bounds."""
+    """Raised from the parser's callback, which stops it, for a head over the bounds."""
 
 
 def raw_response(status: str, error: str) -> bytes:
@@ -160,13 +160,13 @@ class ConnectionGuard:
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     cycle: RequestResponseCycle | None
+    headers: list[tuple[bytes, bytes]]
+    url: bytes
 
     _head_timer: asyncio.TimerHandle | None = None
     _write_timer: asyncio.TimerHandle | None = None
     _waiting_since: float = 0.0
     _head_bytes: int = 0
-    _parsed_bytes: int = 0
-    _header_lines: int = 0
     _head_too_large: bool = False
     _refused: bool = False
     _aborted: bool = False
@@ -198,27 +198,16 @@ class ConnectionGuard:
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse(HEAD_TOO_LARGE)
 
-    # httptools' callbacks: a head that arrives in one piece is counted as it is parsed.
-    def on_message_begin(self) -> None:
-        self._parsed_bytes = self._header_lines = 0
-        super().on_message_begin()  # type: ignore[misc]
-
-    def on_url(self, url: bytes) -> None:
-        self._count_head(len(url))
-        super().on_url(url)  # type: ignore[misc]
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_lines += 1
-        self._count_head(len(name) + len(value) + 4)
-        super().on_header(name, value)  # type: ignore[misc]
-
-    def _count_head(self, size: int) -> None:
-        self._parsed_bytes += size
-        if self._parsed_bytes > MAX_HEAD_BYTES or self._header_lines > MAX_HEADERS:
+    def on_headers_complete(self) -> None:
+        # A head that arrived in one piece (or whose last piece held most of it) is only
+        # seen whole here, parsed but not yet handed to the app.
+        headers = self.headers
+        if len(headers) > MAX_HEADERS or (
+            len(self.url) + sum(len(name) + len(value) + 4 for name, value in headers)
+            > MAX_HEAD_BYTES
+        ):
             self._head_too_large = True
             raise HeadTooLarge  # uvicorn's data_received answers with send_400_response
-
-    def on_headers_complete(self) -> None:
         super().on_headers_complete()  # type: ignore[misc]
         cycle = self.cycle
         if cycle is not None and not cycle.response_started:  # the request's own cycle

@@ -54,9 +54,6 @@ def test_the_protocol_methods_the_guard_overrides_keep_their_signatures():
         "connection_made",
         "data_received",
         "connection_lost",
-        "on_message_begin",
-        "on_url",
-        "on_header",
         "on_headers_complete",
         "on_response_complete",
         "send_400_response",
@@ -69,17 +66,20 @@ def test_the_protocol_methods_the_guard_overrides_keep_their_signatures():
 
 
 def test_a_parser_callback_error_becomes_send_400_response():
-    """The head limit raises from on_url/on_header; httptools turns that into a parser
-    error, and uvicorn's data_received answers it with send_400_response (the guard's 431)."""
+    """The head limit reads the parsed head (uvicorn's `url` and `headers`) in
+    on_headers_complete, and raises; httptools turns that into a parser error, and uvicorn's
+    data_received answers it with send_400_response (the guard's 431)."""
 
     class Raising:
-        def on_header(self, name: bytes, value: bytes) -> None:
+        def on_headers_complete(self) -> None:
             raise ValueError
 
     with pytest.raises(httptools.HttpParserError):
         httptools.HttpRequestParser(Raising()).feed_data(b"GET / HTTP/1.1\r\nA: b\r\n\r\n")
     text = source(HttpToolsProtocol.data_received)
     assert "except httptools.HttpParserError" in text and "self.send_400_response(" in text
+    assert "self.url += url" in source(HttpToolsProtocol.on_url)
+    assert "self.headers.append((name, value))" in source(HttpToolsProtocol.on_header)
 
 
 def test_the_request_cycle_still_writes_through_its_transport_and_on_response():
