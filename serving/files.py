@@ -76,13 +76,16 @@ def gzip_copy(path: Path, mtime_ns: int, size: int) -> Path:
         if copy.is_file():
             return copy  # made while this one waited
         partial = copy.with_suffix(f".{os.getpid()}.part")
-        with (
-            path.open("rb") as source,
-            partial.open("wb") as file,
-            gzip.GzipFile("", "wb", LEVEL, file, mtime=0) as target,  # no name in the header
-        ):
-            shutil.copyfileobj(source, target, 1 << 20)
-        partial.replace(copy)
+        try:
+            with (
+                path.open("rb") as source,
+                partial.open("wb") as file,
+                gzip.GzipFile("", "wb", LEVEL, file, mtime=0) as target,  # no name in its header
+            ):
+                shutil.copyfileobj(source, target, 1 << 20)
+            partial.replace(copy)
+        finally:
+            partial.unlink(missing_ok=True)  # left only if the copy failed (a full disk)
         for old in directory.glob(f"{name}-*.gz"):
             if old != copy:
                 old.unlink(missing_ok=True)
@@ -101,6 +104,8 @@ class GzipCopies:
     async def get(self, path: Path, info: os.stat_result) -> Path | None:
         """The copy for this version of `path`, or None if none can be kept (and the file
         is then sent as it is)."""
+        if self._failed:
+            return None  # no cache directory: not tried again on every request
         key = (path, info.st_mtime_ns, info.st_size)
         copy = self._made.get(key)
         if copy is not None and copy.is_file():
@@ -112,8 +117,7 @@ class GzipCopies:
                 try:
                     copy = await anyio.to_thread.run_sync(gzip_copy, *key)
                 except OSError as exc:
-                    if not self._failed:
-                        logger.warning("sending files uncompressed: no gzip copy (%s)", exc)
+                    logger.warning("sending files uncompressed: no gzip copy (%s)", exc)
                     self._failed = True
                     return None
                 self._made[key] = copy
