@@ -16,7 +16,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 
 from serving import files, loaded, png, predictions, shell
@@ -26,7 +32,7 @@ from serving.feedback.submission import model_inputs, parse_submission, to_recor
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.metrics import Metrics
 from serving.middleware import BodyLimitMiddleware, RequestLogMiddleware
-from serving.model import DigitModel, ModelError, read_verified
+from serving.model import DigitModel
 from serving.openapi import DOCS_PAGE, build_spec
 from serving.predictions import BadRequest, UnsupportedMediaType
 from serving.preprocess import ImageError, ImageTooLarge
@@ -174,13 +180,17 @@ async def model_file(request: Request) -> Response:
     }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    try:
-        data, info = await anyio.to_thread.run_sync(read_verified, served.path)
-    except ModelError:
-        info = None
-    if info is None or info.sha256 != served.sha256:
+    try:  # hashed once per version of the file (shell.file_hash), then streamed from disk
+        info = await anyio.to_thread.run_sync(served.path.stat)
+        work = functools.partial(shell.file_hash, served.path, info.st_mtime_ns, info.st_size)
+        digest = await anyio.to_thread.run_sync(work)
+    except OSError:
+        digest = None
+    if digest != served.sha256:
         raise HTTPException(503, "the model file changed on disk since the server started")
-    return Response(data, media_type="application/octet-stream", headers=headers)
+    return FileResponse(
+        served.path, headers=headers, media_type="application/octet-stream", stat_result=info
+    )
 
 
 async def service_worker(request: Request) -> Response:

@@ -60,7 +60,7 @@ def runtime_file(web_dir: Path, name: str) -> tuple[Path, os.stat_result, dict[s
     info = path.stat()
     headers = {
         "Content-Type": RUNTIME_TYPES[path.suffix],
-        "ETag": f'"{_file_hash(path, info.st_mtime_ns, info.st_size)}"',
+        "ETag": f'"{file_hash(path, info.st_mtime_ns, info.st_size)}"',
         "Cache-Control": "no-cache",
     }
     return path, info, headers
@@ -80,13 +80,13 @@ def _version(web_dir: Path, files: list[str]) -> str:
     for name in files:
         stat = (web_dir / name).stat()
         combined.update(
-            f"{name}\0{_file_hash(web_dir / name, stat.st_mtime_ns, stat.st_size)}\0".encode()
+            f"{name}\0{file_hash(web_dir / name, stat.st_mtime_ns, stat.st_size)}\0".encode()
         )
     return combined.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=256)
-def _file_hash(path: Path, mtime_ns: int, size: int) -> str:
+def file_hash(path: Path, mtime_ns: int, size: int) -> str:
     """One file's sha256, computed again only when the file changes (the wasm is 14 MB)."""
     digest = hashlib.sha256()
     with path.open("rb") as file:
