@@ -234,3 +234,23 @@ def test_the_pages_own_files_are_sent_gzipped(server):
         plain = client.get("/style.css", headers={"Accept-Encoding": "identity"})
         assert "content-encoding" not in plain.headers
         assert plain.content == (DEFAULT_WEB_DIR / "style.css").read_bytes()
+
+
+def test_slow_readers_do_not_hold_up_a_graceful_stop():
+    """SIGTERM with 20 clients not reading the wasm: the server exits 0 within
+    CLIENT_TIMEOUT and a second (it waited for ever before)."""
+    port = free_port()
+    process = start_server(port, CLIENT_TIMEOUT=str(TIMEOUT), LOG_LEVEL="warning")
+    readers = []
+    try:
+        wait_ready(process, port)
+        readers = [hostile.connect(port, hostile.get(hostile.WASM), 4096) for _ in range(20)]
+        time.sleep(0.5)
+        start = time.perf_counter()
+        process.terminate()
+        assert process.wait(timeout=TIMEOUT + 10) == 0
+        assert time.perf_counter() - start < TIMEOUT + 1.0
+    finally:
+        for conn in readers:
+            conn.close()
+        stop_server(process)
