@@ -6,6 +6,7 @@ share this, so they measure and exercise the same thing.
 
 import http.client
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -36,11 +37,17 @@ def http_get_status(port: int, path: str, timeout: float = 1.0) -> int | None:
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
 
 
-def start_server(port: int, log: Path | None = None, **env: str) -> subprocess.Popen:
-    """`python -m serving` on 127.0.0.1:port with extra environment; its log goes to the
-    file `log`, or is discarded."""
+def start_server(
+    port: int, log: Path | None = None, open_files: int | None = None, **env: str
+) -> subprocess.Popen:
+    """`python -m serving` on 127.0.0.1:port with extra environment, under `ulimit -n
+    open_files` if given; its log goes to the file `log`, or is discarded."""
     environment = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **env}
     sink = subprocess.DEVNULL if log is None else log.open("wb")
+
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "serving"],
@@ -48,6 +55,7 @@ def start_server(port: int, log: Path | None = None, **env: str) -> subprocess.P
             env=environment,
             stdout=sink,
             stderr=sink,
+            preexec_fn=None if open_files is None else limit_files,
         )
     finally:
         if log is not None:

@@ -16,12 +16,17 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
-from serving import bodies, loaded, png, predictions, shell
+from serving import bodies, files, loaded, png, predictions, shell
 from serving.bodies import BadRequest, UnsupportedMediaType
 from serving.feedback import KeyReused, StoreError, StoreTimeout, open_store
 from serving.feedback import export as feedback_rows
@@ -29,7 +34,7 @@ from serving.feedback.submission import model_inputs, parse_submission, to_recor
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.metrics import Metrics
 from serving.middleware import BodyLimitMiddleware, RequestLogMiddleware
-from serving.model import DigitModel, ModelError, read_verified
+from serving.model import DigitModel
 from serving.openapi import DOCS_PAGE, build_spec
 from serving.preprocess import ImageError, ImageTooLarge
 from serving.segment import has_touching_digits
@@ -180,30 +185,34 @@ async def model_file(request: Request) -> Response:
     }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    try:
-        data, info = await anyio.to_thread.run_sync(read_verified, served.path)
-    except ModelError:
-        info = None
-    if info is None or info.sha256 != served.sha256:
+    try:  # hashed once per version of the file (shell.file_hash), then streamed from disk
+        info = await anyio.to_thread.run_sync(served.path.stat)
+        work = functools.partial(shell.file_hash, served.path, info.st_mtime_ns, info.st_size)
+        digest = await anyio.to_thread.run_sync(work)
+    except OSError:
+        digest = None
+    if digest != served.sha256:
         raise HTTPException(503, "the model file changed on disk since the server started")
-    return Response(data, media_type="application/octet-stream", headers=headers)
+    return FileResponse(
+        served.path, headers=headers, media_type="application/octet-stream", stat_result=info
+    )
 
 
 async def service_worker(request: Request) -> Response:
     """The page's service worker, stamped with a hash of the app shell it caches."""
     body = await anyio.to_thread.run_sync(shell.service_worker, request.state.settings.web_dir)
-    return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+    headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+    if files.accepts_gzip(request.headers):
+        body, headers["Content-Encoding"] = files.gzipped(body), "gzip"
+    return Response(body, media_type="text/javascript", headers=headers)
 
 
 async def runtime_file(request: Request) -> Response:
     """A file of the offline runtime (onnxruntime-web), gzipped for clients that take gzip."""
     name = f"{shell.RUNTIME_DIR}/{request.url.path.split(f'/{shell.RUNTIME_DIR}/', 1)[1]}"
-    gzip_ok = "gzip" in request.headers.get("accept-encoding", "")
-    work = functools.partial(shell.runtime_file, request.state.settings.web_dir, name, gzip_ok)
-    body, headers = await anyio.to_thread.run_sync(work)
-    if request.headers.get("if-none-match") == headers["ETag"]:
-        return Response(status_code=304, headers=headers)
-    return Response(body, headers=headers)
+    work = functools.partial(shell.runtime_file, request.state.settings.web_dir, name)
+    path, info, headers = await anyio.to_thread.run_sync(work)
+    return await request.state.gzip_copies.response(request.scope, path, info, headers)
 
 
 async def feedback(request: Request) -> Response:
@@ -320,6 +329,15 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client left (or was disconnected) before its body arrived: no one reads this,
+    but the request's log line says 499, as nginx does, instead of a traceback."""
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
+CLIENT_CLOSED_REQUEST = 499
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     """A bug: log it with its traceback, tell the client nothing about the internals."""
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -353,6 +371,7 @@ API_ROUTES = [
 EXCEPTION_HANDLERS = {
     **dict.fromkeys(CLIENT_ERRORS, client_error),
     HTTPException: http_error,
+    ClientDisconnect: client_gone,
     Exception: server_error,
 }
 
@@ -361,6 +380,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The application for these settings (the environment's by default)."""
     settings = settings or load_settings()
     request_metrics = Metrics()
+    copies = files.GzipCopies()  # the page's and the runtime's files, gzipped once per version
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
@@ -383,6 +403,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "openapi": build_spec(API_VERSION, settings.max_batch),
             "feedback_store": feedback_store,
             "store_limiter": anyio.CapacityLimiter(STORE_THREADS),
+            "gzip_copies": copies,
         }
         feedback_store.close()
 
@@ -411,7 +432,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             timeout=settings.client_timeout,
         ),
     ]
-    web = StaticFiles(directory=settings.web_dir, html=True, check_dir=False)
+    web = files.PageFiles(directory=settings.web_dir, html=True, check_dir=False, copies=copies)
     return Starlette(
         routes=[
             *API_ROUTES,

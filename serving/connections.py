@@ -1,36 +1,58 @@
-"""uvicorn's HTTP protocol with a bound on connections and a deadline for request heads.
+"""uvicorn's HTTP protocol with bounds on connections, request heads and slow clients.
 
-uvicorn times out idle keep-alive connections but not a client that never finishes
-its headers, and its own `limit_concurrency` counts idle connections too, so a few
-hundred silent sockets would lock every real client (and the probes) out. Here:
+uvicorn times out idle keep-alive connections but not a client that never finishes its
+headers, nor one that never reads its response; its own `limit_concurrency` counts idle
+connections too, so a few hundred silent sockets would lock every real client (and the
+probes) out, and httptools takes a request head of any size. Here:
 
 - a connection must deliver a complete request head within CLIENT_TIMEOUT of opening
   (or of its previous response), or it is closed;
-- beyond MAX_CONNECTIONS, a new connection closes the longest-idle one (still sending
-  its head, or kept alive between requests), so a flood of idle sockets cannot keep
-  out a real request; only when every connection has a request in progress does the
-  newcomer get an immediate 503;
-- a request head over 16 KB is refused (httptools alone would take any size), and
-  uvicorn's own plain-text 400 (a bad Content-Length, say) becomes the service's JSON
+- a request head over MAX_HEAD_BYTES, or with more than MAX_HEADERS header lines, gets
+  431 however it arrives (in pieces, or all at once);
+- a response the client stops reading (the transport's buffer above its high-water mark)
+  for CLIENT_TIMEOUT is aborted, and its buffer freed; every close the server makes gives
+  the client CLIENT_TIMEOUT to take what is still buffered, then aborts;
+- beyond MAX_CONNECTIONS, a new connection aborts the connections that have waited
+  longest on their clients (EVICTED_SHARE of them, at least one): still sending a head
+  or a body, kept alive between requests, not reading a response, or already closing.
+  A connection is counted until its socket is really closed, so descriptors stay within
+  the bound. Only when the server is working on every connection does the newcomer get
+  an immediate 503;
+- uvicorn's own plain-text 400 (a bad Content-Length, say) becomes the service's JSON
   error with the security headers;
 - a response's head and its first body part go out in one system call (ResponseWriter).
 
 The body's deadline is the app's (BodyLimitMiddleware), where a 408 can still be sent.
+
+uvicorn's protocol class is subclassed through hooks it does not document (the cycle's
+`transport` and `on_response`, `send_400_response`, the parser callbacks), so
+pyproject.toml pins uvicorn and httptools to the versions tested here, and
+tests/test_uvicorn_hooks.py fails if one of them changes.
 """
 
 import asyncio
+import heapq
 import json
 import logging
 from collections.abc import Callable
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from serving.middleware import SECURITY_HEADERS
 
 logger = logging.getLogger("serving.connections")
 MAX_HEAD_BYTES = 16 * 1024
-"""A request line and headers larger than this get 400 (uvicorn's h11 protocol's bound)."""
+"""A request line and headers larger than this get 431 (uvicorn's h11 protocol's bound)."""
+MAX_HEADERS = 100
+"""More header lines than this get 431 (Apache's LimitRequestFields); a browser sends 20."""
+EVICTED_SHARE = 0.05
+"""The share of MAX_CONNECTIONS cut off at once when a new connection finds no room."""
 LINGER_SECONDS = 1.0
+"""How long a refused request's remaining bytes are read and dropped before the close."""
+
+
+class HeadTooLarge(Exception):
+    """Raised from the parser's callback, which stops it, for a head over the bounds."""
 
 
 def raw_response(status: str, error: str) -> bytes:
@@ -48,12 +70,16 @@ def raw_response(status: str, error: str) -> bytes:
 
 BAD_REQUEST = raw_response(
     "400 Bad Request",
-    "the request is not valid HTTP/1.1 (a malformed request line, header or Content-Length, "
-    "or headers over 16 KB)",
+    "the request is not valid HTTP/1.1 (a malformed request line, header or Content-Length)",
+)
+HEAD_TOO_LARGE = raw_response(
+    "431 Request Header Fields Too Large",
+    f"the request line and headers are over {MAX_HEAD_BYTES // 1024} KB, "
+    f"or more than {MAX_HEADERS} header lines",
 )
 UNAVAILABLE = raw_response(
     "503 Service Unavailable",
-    "the server has as many requests in progress as it allows (MAX_CONNECTIONS); retry shortly",
+    "the server is working on as many requests as it allows (MAX_CONNECTIONS); retry shortly",
 )
 
 
@@ -76,11 +102,17 @@ class ResponseWriter:
     body, is never held.
     """
 
-    __slots__ = ("_head", "_on_response", "_started", "_transport")
+    __slots__ = ("_close", "_head", "_on_response", "_started", "_transport")
 
-    def __init__(self, transport: asyncio.Transport, on_response: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        on_response: Callable[[], None],
+        close: Callable[[], None],
+    ) -> None:
         self._transport = transport
         self._on_response = on_response
+        self._close = close
         self._head: bytes | None = None
         self._started = False
 
@@ -105,8 +137,9 @@ class ResponseWriter:
             self._transport.write(head)
 
     def close(self) -> None:
+        """Close after the head, through the connection's close, which bounds the flush."""
         self.flush()
-        self._transport.close()
+        self._close()
 
     def response_complete(self) -> None:
         """The cycle's on_response: the response is whole, so a held head goes now."""
@@ -126,12 +159,23 @@ class ConnectionGuard:
     connections: set
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
-    cycle: object
+    cycle: RequestResponseCycle | None
+    headers: list[tuple[bytes, bytes]]
+    url: bytes
 
     _head_timer: asyncio.TimerHandle | None = None
-    _idle_since: float = 0.0
+    _write_timer: asyncio.TimerHandle | None = None
+    _waiting_since: float = 0.0
     _head_bytes: int = 0
+    _head_too_large: bool = False
     _refused: bool = False
+    _aborted: bool = False
+    _write_paused: bool = False
+
+    @property
+    def timeout(self) -> float:
+        """CLIENT_TIMEOUT: for a head, a paused response, and a close to flush."""
+        return self.config.client_timeout  # type: ignore[attr-defined]
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
@@ -142,21 +186,33 @@ class ConnectionGuard:
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # the rest of a refused request: read and dropped until the linger ends
+        self._waiting_since = self.loop.time()
         super().data_received(data)  # type: ignore[misc]
         if not self.idle:
             self._cancel_head_timer()
             self._head_bytes = 0
         elif not self.transport.is_closing():
+            # A head arriving in pieces: httptools gathers a header before any callback
+            # sees it, so the pieces are counted here.
             self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:  # httptools itself sets no bound
-                self.send_400_response("head too large")
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse(HEAD_TOO_LARGE)
 
     def on_headers_complete(self) -> None:
+        # A head that arrived in one piece (or whose last piece held most of it) is only
+        # seen whole here, parsed but not yet handed to the app.
+        headers = self.headers
+        if len(headers) > MAX_HEADERS or (
+            len(self.url) + sum(len(name) + len(value) + 4 for name, value in headers)
+            > MAX_HEAD_BYTES
+        ):
+            self._head_too_large = True
+            raise HeadTooLarge  # uvicorn's data_received answers with send_400_response
         super().on_headers_complete()  # type: ignore[misc]
         cycle = self.cycle
         if cycle is not None and not cycle.response_started:  # the request's own cycle
-            writer = ResponseWriter(self.transport, cycle.on_response)
-            cycle.transport = writer
+            writer = ResponseWriter(self.transport, cycle.on_response, self._close)
+            cycle.transport = writer  # type: ignore[assignment]
             cycle.on_response = writer.response_complete
 
     def on_response_complete(self) -> None:
@@ -164,34 +220,100 @@ class ConnectionGuard:
         if self.idle and not self.transport.is_closing():
             self._wait_for_head()
 
+    def pause_writing(self) -> None:
+        """The client has stopped reading: it has CLIENT_TIMEOUT to start again."""
+        super().pause_writing()  # type: ignore[misc]
+        self._write_paused = True
+        self._waiting_since = self.loop.time()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.timeout, self._write_timed_out)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()  # type: ignore[misc]
+        self._write_paused = False
+        self._waiting_since = self.loop.time()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
         super().connection_lost(exc)  # type: ignore[misc]
 
     def send_400_response(self, msg: str) -> None:
-        """Answer 400, then read and drop what the client is still sending for a moment.
+        """uvicorn's answer to a head the parser rejected: 431 for one over the bounds,
+        else the service's JSON 400."""
+        self._refuse(HEAD_TOO_LARGE if self._head_too_large else BAD_REQUEST)
 
-        Closing at once, with its data unread, would make the kernel reset the
-        connection, and the client would likely lose the answer.
-        """
+    def timeout_keep_alive_handler(self) -> None:
+        """uvicorn's keep-alive deadline, closing within the flush deadline too."""
+        self._close()
+
+    def shutdown(self) -> None:
+        """A graceful stop: idle connections close, within the flush deadline."""
+        if self.idle:
+            self._close()
+        else:
+            super().shutdown()  # type: ignore[misc]
+
+    def _refuse(self, response: bytes) -> None:
+        """Answer `response`, then read and drop what the client is still sending for a
+        moment: closing at once, with its data unread, would make the kernel reset the
+        connection, and the client would likely lose the answer."""
         self._cancel_head_timer()
         self._refused = True
-        self.transport.write(BAD_REQUEST)
+        self.transport.write(response)
         if self.transport.can_write_eof():
             self.transport.write_eof()
-        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        self.loop.call_later(LINGER_SECONDS, self._close)
+
+    def _close(self) -> None:
+        """Close, letting the client take what is still buffered for CLIENT_TIMEOUT, no
+        longer: transport.close() alone waits for ever on a client that does not read."""
+        if self.transport.is_closing():
+            return
+        self.transport.close()
+        if self.transport.get_write_buffer_size():
+            self.loop.call_later(self.timeout, self._abort)
+
+    def _abort(self) -> None:
+        """Drop the connection now, and its buffer with it."""
+        self._aborted = True
+        self.transport.abort()
+
+    def _write_timed_out(self) -> None:
+        self._write_timer = None
+        logger.warning("aborting connections whose clients read nothing for %g s", self.timeout)
+        self._abort()
 
     @property
     def idle(self) -> bool:
         """No request in progress: the head is still coming, or the last response is sent."""
-        return self.cycle is None or self.cycle.response_complete  # type: ignore[attr-defined]
+        return self.cycle is None or self.cycle.response_complete
+
+    def waiting_since(self) -> float | None:
+        """Since when this connection has been waiting on its client (its head or body to
+        arrive, or its response to be read), or None while the server works on it."""
+        if self.transport.is_closing():
+            return float("-inf")  # the first to go
+        cycle = self.cycle
+        if (
+            cycle is None
+            or cycle.response_complete
+            or self._write_paused
+            or (cycle.more_body and not cycle.response_started)
+        ):
+            return self._waiting_since
+        return None
 
     def _wait_for_head(self) -> None:
         self._cancel_head_timer()
         self._head_bytes = 0
-        self._idle_since = self.loop.time()
-        timeout = self.config.client_timeout  # type: ignore[attr-defined]
-        self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
+        self._waiting_since = self.loop.time()
+        self._head_timer = self.loop.call_later(self.timeout, self._head_timed_out)
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -200,25 +322,34 @@ class ConnectionGuard:
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self.idle and not self.transport.is_closing():
-            self.transport.close()
+        if self.idle:
+            self._close()
 
     def _make_room(self) -> None:
         limit = self.config.max_connections  # type: ignore[attr-defined]
-        others = [c for c in self.connections if c is not self and not c.transport.is_closing()]
+        # Every connection counts until its socket is closed, bar those aborted a moment
+        # ago, whose sockets close before the loop's next turn.
+        others = [c for c in self.connections if c is not self and not c._aborted]
         if len(others) < limit:
-            return  # the rest are already closing (evicted a moment ago, say)
-        idle = [c for c in others if c.idle]
-        if idle:
-            oldest = min(idle, key=lambda c: c._idle_since)
-            oldest.transport.close()
-            logger.warning("closing idle connections to stay within MAX_CONNECTIONS=%d", limit)
+            return
+        waiting = [(since, c) for c in others if (since := c.waiting_since()) is not None]
+        if waiting:
+            # A few at once: a flood of new connections then pays for this scan once per
+            # EVICTED_SHARE of the bound, not once per connection.
+            count = max(1, int(limit * EVICTED_SHARE))
+            for _, victim in heapq.nsmallest(count, waiting, key=lambda pair: pair[0]):
+                victim._abort()
+            logger.warning(
+                "aborting the connections that waited longest on their clients, to stay "
+                "within MAX_CONNECTIONS=%d",
+                limit,
+            )
         else:
             self._cancel_head_timer()
             self._refused = True
             self.transport.write(UNAVAILABLE)
-            self.transport.close()
-            logger.warning("refusing connections: all MAX_CONNECTIONS=%d are busy", limit)
+            self._close()
+            logger.warning("refusing connections: all MAX_CONNECTIONS=%d are being served", limit)
 
 
 class GuardedHttpToolsProtocol(ConnectionGuard, HttpToolsProtocol):

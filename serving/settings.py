@@ -29,6 +29,8 @@ SECRETS = frozenset({"FEEDBACK_TOKEN"})
 any other value, such as FEEDBACK_DB's URL, is masked: serving.logs.redact)."""
 RESERVED_FILES = 64
 """Descriptors a worker needs besides its connections: libraries, the model, pipes, logs."""
+FILES_PER_CONNECTION = 2
+"""A connection's socket, and the file it may be sending."""
 
 
 class SettingError(ValueError):
@@ -105,17 +107,19 @@ class Settings:
     )
     max_connections: int = _setting(
         "MAX_CONNECTIONS",
-        500,
-        "Open connections per worker. A new one beyond it closes the longest-idle connection "
-        "(one still sending its head, or kept alive between requests); if every connection "
-        "has a request in progress it gets an immediate 503",
-        f">= 1, and below the open-files limit minus {RESERVED_FILES}",
+        400,  # 2 x 400 + 64 descriptors: within a container's usual `ulimit -n 1024`
+        "Open connections per worker, each counted until its socket is closed. A new one "
+        "beyond it aborts the connection that has waited longest on its client (sending its "
+        "head or body, kept alive, or not reading its response); if the server is working on "
+        "every connection it gets an immediate 503",
+        f">= 1, and at most half the open-files limit minus {RESERVED_FILES}",
     )
     client_timeout: float = _setting(
         "CLIENT_TIMEOUT",
         10.0,
-        "Seconds a client has to send a request's head, and then again its body; slower "
-        "clients are disconnected (a late body gets 408)",
+        "Seconds a client has to send a request's head, then again its body, and to take "
+        "more of a response it has stopped reading; slower clients are disconnected (a late "
+        "body gets 408)",
         "> 0",
     )
     cors_origins: tuple[str, ...] = _setting(
@@ -272,9 +276,10 @@ def check_resources(settings: Settings) -> None:
     """Make sure a worker can hold MAX_CONNECTIONS open connections, raising the soft limit.
 
     Running out of descriptors makes the accept loop fail on every attempt; keeping
-    the connection bound below the limit means it never gets there.
+    the connection bound below the limit means it never gets there. A connection holds two:
+    its socket, and the file it is sending (streamed from disk, see serving.files).
     """
-    needed = settings.max_connections + RESERVED_FILES
+    needed = FILES_PER_CONNECTION * settings.max_connections + RESERVED_FILES
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
         if hard == resource.RLIM_INFINITY or hard >= needed:
@@ -283,7 +288,8 @@ def check_resources(settings: Settings) -> None:
             raise SettingError(
                 f"MAX_CONNECTIONS={settings.max_connections} is not allowed: it needs "
                 f"{needed} open files but the limit (ulimit -n) is {hard}; lower "
-                f"MAX_CONNECTIONS to at most {hard - RESERVED_FILES} or raise the limit"
+                f"MAX_CONNECTIONS to at most {(hard - RESERVED_FILES) // FILES_PER_CONNECTION} "
+                "or raise the limit"
             )
 
 

@@ -8,9 +8,9 @@ constant for anyone to forget.
 """
 
 import functools
-import gzip
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -53,22 +53,17 @@ def runtime_files(web_dir: Path) -> list[str]:
     ]
 
 
-def runtime_file(web_dir: Path, name: str, gzip_ok: bool) -> tuple[bytes, dict[str, str]]:
-    """One runtime file and its headers; gzipped (once, then kept) for a client that accepts
-    it, since the server compresses nothing else: the wasm is 14.2 MB, 3.7 MB gzipped."""
+def runtime_file(web_dir: Path, name: str) -> tuple[Path, os.stat_result, dict[str, str]]:
+    """One runtime file, its stat and its headers (its ETag is its sha256, computed once
+    per version); serving.files sends it, or its gzip copy."""
     path = web_dir / name
-    stat = path.stat()
+    info = path.stat()
     headers = {
         "Content-Type": RUNTIME_TYPES[path.suffix],
-        "ETag": f'"{_file_hash(path, stat.st_mtime_ns, stat.st_size)}"',
+        "ETag": f'"{file_hash(path, info.st_mtime_ns, info.st_size)}"',
         "Cache-Control": "no-cache",
-        "Vary": "Accept-Encoding",
     }
-    if gzip_ok:
-        return _gzipped(path, stat.st_mtime_ns, stat.st_size), headers | {
-            "Content-Encoding": "gzip"
-        }
-    return path.read_bytes(), headers
+    return path, info, headers
 
 
 def _files(web_dir: Path) -> list[str]:
@@ -85,22 +80,16 @@ def _version(web_dir: Path, files: list[str]) -> str:
     for name in files:
         stat = (web_dir / name).stat()
         combined.update(
-            f"{name}\0{_file_hash(web_dir / name, stat.st_mtime_ns, stat.st_size)}\0".encode()
+            f"{name}\0{file_hash(web_dir / name, stat.st_mtime_ns, stat.st_size)}\0".encode()
         )
     return combined.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=256)
-def _file_hash(path: Path, mtime_ns: int, size: int) -> str:
+def file_hash(path: Path, mtime_ns: int, size: int) -> str:
     """One file's sha256, computed again only when the file changes (the wasm is 14 MB)."""
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=8)
-def _gzipped(path: Path, mtime_ns: int, size: int) -> bytes:
-    """A file gzipped at level 6 (about 1 s for the wasm, once per worker and version)."""
-    return gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
