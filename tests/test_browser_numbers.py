@@ -177,7 +177,7 @@ def test_join_and_split_correct_the_split(desktop) -> None:
     expect(page.locator("#boxes .part-box")).to_have_count(2, timeout=ANSWER_TIMEOUT_MS)
     expect(page.get_by_role("button", name="parts 1 and 2 into one digit")).to_be_visible()
     # A split that made things worse is undone in one tap.
-    page.get_by_role("button", name="Undo", exact=True).click()
+    page.get_by_role("button", name="Back to 4").click()
     expect_number(page, "4")
 
     # A new drawing starts again from the server's split.

@@ -208,7 +208,8 @@ export class NumberReader extends EventTarget {
   #overlay;
   #controls;
   #chosen = null; // the user's own grouping of the current drawing, if they changed it
-  #undo = []; // the groupings before each of the user's joins and splits (null: the server's)
+  #undo = []; // before each of the user's joins and splits: {groups (null: the server's), text}
+  #shown = ""; // the digits on show, "?" for a part that is not one
 
   constructor(overlay, controls, pad) {
     super();
@@ -258,6 +259,7 @@ export class NumberReader extends EventTarget {
   /** Draw the answer's boxes over the pad and offer to join or split its parts. */
   show(result, groups, extents, aspect) {
     const parts = Array.isArray(result.digits) ? result.digits : [];
+    this.#shown = parts.map((part) => (isNamed(part) ? String(part.digit) : "?")).join("");
     this.#overlay.replaceChildren(...parts.map((part, i) => box(part, i, aspect)));
     this.#overlay.hidden = parts.length === 0;
     this.#showControls(groups, extents, parts);
@@ -275,8 +277,10 @@ export class NumberReader extends EventTarget {
     const names = groupNames(groups, extents, parts);
     const buttons = [];
     if (this.#undo.length) {
-      buttons.push(button("Undo", "go back to the split before the last join or split", () => {
-        this.#chosen = this.#undo.pop();
+      const { groups: before, text } = this.#undo[this.#undo.length - 1];
+      buttons.push(button(`Back to ${text}`, "undo the last join or split", () => {
+        this.#undo.pop();
+        this.#chosen = before;
         this.dispatchEvent(new Event("regroup"));
       }));
     }
@@ -297,7 +301,7 @@ export class NumberReader extends EventTarget {
   }
 
   #regroup(groups) {
-    this.#undo.push(this.#chosen);
+    this.#undo.push({ groups: this.#chosen, text: this.#shown });
     this.#chosen = groups;
     this.dispatchEvent(new Event("regroup"));
   }
