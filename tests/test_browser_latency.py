@@ -34,16 +34,17 @@ encoding (the bug this guards) took about 1000 ms."""
 RECORD_LIFTS = """() => {
   // Page-side clocks: when the pointer lifted, when /predict was asked, when the answer showed.
   const marks = { lift: [], request: [], answer: [] };
-  document.getElementById("pad").addEventListener("pointerup", () => marks.lift.push(performance.now()));
+  const pad = document.getElementById("pad");
+  pad.addEventListener("pointerup", () => marks.lift.push(performance.now()));
   const fetch = window.fetch;
   window.fetch = (url, options) => {
     if (String(url).startsWith("predict")) marks.request.push(performance.now());
     return fetch(url, options);
   };
+  const result = document.getElementById("result");
   new MutationObserver(() => {
-    const result = document.getElementById("result");
     if (result.getAttribute("aria-busy") === "false") marks.answer.push(performance.now());
-  }).observe(document.getElementById("result"), { attributes: true, attributeFilter: ["aria-busy"] });
+  }).observe(result, { attributes: true, attributeFilter: ["aria-busy"] });
   window.liftMarks = marks;
 }"""
 

@@ -32,7 +32,8 @@ async ([drawings, side]) => {
     canvas.width = side;
     canvas.height = side;
     paint(canvas.getContext("2d"), side, strokes);
-    pairs.push([await encode(await pngBlob(canvas)), await encode(await pngBlob(cropToInk(canvas)))]);
+    const crop = cropToInk(canvas);
+    pairs.push([await encode(await pngBlob(canvas)), await encode(await pngBlob(crop))]);
   }
   return pairs;
 }
