@@ -237,6 +237,11 @@ def seen_bright_pixels(page: Page) -> int:
     return page.evaluate(_SEEN_INK)
 
 
+def answering(reply: dict):
+    """A route handler that answers every request with `reply`, as the API shapes answers."""
+    return lambda route: route.fulfill(json=reply)
+
+
 def bar_values(page: Page) -> dict[str, float]:
     """The probability each of the ten bars shows, by digit."""
     return page.eval_on_selector_all(

@@ -16,6 +16,7 @@ from browser_helpers import (
     OUTPUT_DIR,
     AppServer,
     Stroke,
+    answering,
     draw_with_finger,
     draw_with_mouse,
     draw_with_pen,
@@ -242,11 +243,6 @@ def test_on_a_phone_the_wide_pad_fits_and_takes_finger_and_pen(
     page.screenshot(path=str(OUTPUT_DIR / "drawn-phone-number.png"), full_page=True)
     watch.assert_clean()
     page.context.close()
-
-
-def answering(reply: dict):
-    """A route handler that answers every request with `reply`."""
-    return lambda route: route.fulfill(json=reply)
 
 
 def test_a_number_with_a_part_that_is_not_a_digit_is_not_claimed(desktop) -> None:

@@ -1,0 +1,172 @@
+"""The result panel as a careful user meets it: the words, a panel that does not jump,
+contrast in both schemes, touch targets on a Pixel 7, and states that say what is going on.
+
+What the model answers is the model's business; what the page says and shows for each kind
+of answer is ours, so most answers here are given as the API shapes them.
+"""
+
+import re
+
+import pytest
+from browser_helpers import (
+    ANSWER_TIMEOUT_MS,
+    FOUR,
+    OUTPUT_DIR,
+    SEVEN,
+    AppServer,
+    answering,
+    contrast_ratios,
+    draw_with_finger,
+    draw_with_mouse,
+    open_page,
+)
+from playwright.sync_api import Browser, Page, expect
+
+pytestmark = pytest.mark.browser
+pytest_plugins = ["browser_fixtures"]
+
+EIGHT_ANSWER = {
+    "digit": 8,
+    "confidence": 0.97,
+    "probabilities": {str(d): 0.0 for d in range(10)} | {"8": 0.97, "3": 0.03},
+    "blank": False,
+    "model_version": "test",
+}
+UNSURE_EIGHT = EIGHT_ANSWER | {
+    "confidence": 0.45,
+    "probabilities": {str(d): 0.0 for d in range(10)} | {"3": 0.4, "8": 0.45, "9": 0.15},
+}
+SEVERAL = {
+    "digit": None,
+    "confidence": 0.0,
+    "probabilities": {str(d): 0.1 for d in range(10)},
+    "blank": False,
+    "reason": "several_digits",
+    "message": "This looks like several digits.",
+    "model_version": "test",
+}
+
+
+def wait_settled(page: Page) -> None:
+    expect(page.locator("#result")).to_have_attribute(
+        "aria-busy", "false", timeout=ANSWER_TIMEOUT_MS
+    )
+
+
+def test_the_words_take_articles_and_the_advice_offers_its_action(desktop) -> None:
+    page, _ = desktop
+    page.route("**/predict*", answering(EIGHT_ANSWER))
+    draw_with_mouse(page, SEVEN)
+    expect(page.locator("#summary")).to_have_text("It's an 8, 97% sure.")
+    page.unroute("**/predict*")
+    page.route("**/predict*", answering(UNSURE_EIGHT))
+    page.get_by_role("button", name="Recognize").click()
+    expect(page.locator("#advice")).to_contain_text("It could also be a 3.")
+
+    page.unroute("**/predict*")
+    page.route("**/predict*", answering(SEVERAL))
+    page.get_by_role("button", name="Recognize").click()
+    expect(page.locator("#summary")).to_have_text("Several digits, not one")
+    page.get_by_role("button", name="Read it as a number").click()
+    expect(page.locator("#pad")).to_have_attribute("data-aspect", "3")
+    expect(page.get_by_role("radio", name="Number")).to_be_checked()
+
+
+def test_the_number_field_speaks_with_the_pages_own_words(desktop) -> None:
+    page, watch = desktop
+    page.get_by_role("radio", name="Number").check()
+    draw_with_mouse(page, [[(x / 3, y) for x, y in stroke] for stroke in SEVEN])
+    wait_settled(page)
+    field = page.get_by_label("The right number")
+    field.fill("12a")
+    sent = len(watch.posts("/feedback"))
+    page.get_by_role("button", name="Send").click()
+    message = field.evaluate("input => input.validationMessage")
+    assert message == "Type the right number with digits only, 1 to 12 of them."
+    assert len(watch.posts("/feedback")) == sent
+
+
+def panel_layout(page: Page) -> tuple[float, float]:
+    """The result panel's height and where its 28x28 view sits (what a jump would move)."""
+    panel = page.locator("#result").bounding_box()
+    seen = page.locator(".seen").bounding_box()
+    return round(panel["height"]), round(seen["y"] - panel["y"])
+
+
+def test_the_panel_keeps_its_place_and_a_new_answer_drops_the_old_thanks(desktop) -> None:
+    page, _ = desktop
+    empty = panel_layout(page)
+    draw_with_mouse(page, SEVEN)
+    expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
+    wait_settled(page)
+    expect(page.get_by_role("button", name="Right")).to_be_visible()
+    assert panel_layout(page) == empty, "the feedback row appeared without moving anything"
+
+    page.get_by_role("button", name="Right").click()
+    expect(page.locator("#feedback-thanks")).to_have_text("Thanks! Glad it was right.")
+    assert panel_layout(page) == empty
+    # A new answer within the thank-you's 2.5 s: the thanks belonged to the old one.
+    page.get_by_role("button", name="Recognize").click()
+    expect(page.get_by_role("button", name="Right")).to_be_visible()
+    expect(page.locator("#feedback-thanks")).to_have_text("")
+    page.keyboard.press("Escape")
+    expect(page.locator("#feedback")).to_be_hidden()
+    assert panel_layout(page) == empty, "nor when it went away"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_unsure_and_rejected_answers_meet_wcag_aa(desktop, scheme: str) -> None:
+    page, _ = desktop
+    page.emulate_media(color_scheme=scheme)
+    page.route("**/predict*", answering(UNSURE_EIGHT))
+    draw_with_mouse(page, FOUR)
+    expect(page.locator("#result")).to_have_attribute("data-state", "unsure")
+    ratios = contrast_ratios(page, ["#digit", "#summary", "#advice", "#answered-by"])
+    page.unroute("**/predict*")
+    page.route("**/predict*", answering(SEVERAL))
+    page.get_by_role("button", name="Recognize").click()
+    expect(page.locator("#result")).to_have_attribute("data-state", "rejected")
+    rejected = contrast_ratios(page, ["#digit", "#summary", "#advice", "#switch-to-number"])
+    ratios |= {f"rejected {k}": v for k, v in rejected.items()}
+    print(f"\n{scheme}: { {k: round(v, 2) for k, v in ratios.items()} }")
+    low = {selector: round(ratio, 2) for selector, ratio in ratios.items() if ratio < 4.5}
+    assert low == {}, f"text below 4.5:1 in the {scheme} scheme"
+    page.screenshot(path=str(OUTPUT_DIR / f"rejected-{scheme}.png"))
+
+
+TARGETS = """() => [...document.querySelectorAll("button, summary, label:has(input), input")]
+  .filter((e) => !e.closest("label") || e.tagName === "LABEL")  // a radio's target is its label
+  .filter((e) => e.checkVisibility({ visibilityProperty: true }))
+  .map((e) => [e.id || e.textContent.trim(), e.getBoundingClientRect()])
+  .map(([name, r]) => [name.slice(0, 20), Math.round(r.width), Math.round(r.height)])"""
+
+
+def test_on_a_pixel_7_every_target_is_44_px_and_the_states_say_what_is_happening(
+    browser: Browser, playwright, server: AppServer
+) -> None:
+    # No service worker: with the model cached on the device, the page would answer itself.
+    phone = playwright.devices["Pixel 7"]
+    page, watch = open_page(browser, server, **phone, service_workers="block")
+    # Before any drawing: an invitation, and a 28x28 view that says what it will show.
+    expect(page.locator(".seen-empty")).to_be_visible()
+    expect(page.locator("#history-empty")).to_contain_text("No drawings yet")
+    cdp = page.context.new_cdp_session(page)
+    draw_with_finger(page, cdp, SEVEN[0])
+    expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
+    wait_settled(page)
+    expect(page.locator(".seen-empty")).to_be_hidden()
+    row = page.locator("#history-list .history-item").first
+    expect(row.locator(".history-details")).to_contain_text(re.compile(r"\b20\d\d\b"))
+    small = [t for t in page.evaluate(TARGETS) if t[1] < 44 or t[2] < 44]
+    assert small == [], "touch targets under 44x44 px"
+    page.screenshot(path=str(OUTPUT_DIR / "phone-digit.png"), full_page=True)
+
+    # The server goes away before a drawing got its answer: no "Draw a digit" under it.
+    page.get_by_role("button", name="Clear").click()
+    for path in ("**/predict*", "**/model.onnx", "**/health/ready"):
+        page.route(path, lambda route: route.abort())
+    draw_with_finger(page, cdp, SEVEN[0])
+    expect(page.locator("#notice")).to_contain_text("Can't reach the server")
+    expect(page.locator("#summary")).to_have_text("No answer yet")
+    watch.assert_clean(allowed_errors="Failed to load resource|net::ERR_FAILED")
+    page.context.close()
