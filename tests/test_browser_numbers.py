@@ -99,6 +99,11 @@ def test_a_multi_stroke_number_is_read_with_a_box_per_digit(desktop, text: str) 
     width = NUMBER_ASPECT * EXPORT_HEIGHT
     assert all(0 <= x0 < x1 <= width for x0, x1 in body["strokes"])
     assert body["image"].startswith("data:image/png;base64,")
+    # A sure number keeps join and split folded away, one tap from view.
+    expect(page.locator("#result")).to_have_attribute("data-state", "sure")
+    expect(page.locator("#split .split-button").first).to_be_hidden()
+    page.get_by_text("Split wrong?").click()
+    expect(page.locator("#split .split-button").first).to_be_visible()
     if text == "2026":
         page.screenshot(path=str(OUTPUT_DIR / "drawn-number.png"), full_page=True)
 

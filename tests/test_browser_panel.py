@@ -18,6 +18,7 @@ from browser_helpers import (
     contrast_ratios,
     draw_with_finger,
     draw_with_mouse,
+    number_strokes,
     open_page,
 )
 from playwright.sync_api import Browser, Page, expect
@@ -169,4 +170,36 @@ def test_on_a_pixel_7_every_target_is_44_px_and_the_states_say_what_is_happening
     expect(page.locator("#notice")).to_contain_text("Can't reach the server")
     expect(page.locator("#summary")).to_have_text("No answer yet")
     watch.assert_clean(allowed_errors="Failed to load resource|net::ERR_FAILED")
+    page.context.close()
+
+
+SCREENSHOTS = OUTPUT_DIR / "screenshots"
+"""The finished states, as docs/screenshots/ shows them (copied from here by hand)."""
+
+
+def test_screenshots_of_the_finished_states(browser: Browser, server: AppServer) -> None:
+    page, watch = open_page(browser, server, device_scale_factor=1)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    draw_with_mouse(page, SEVEN)
+    expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
+    wait_settled(page)
+    page.screenshot(path=str(SCREENSHOTS / "digit.png"), full_page=True)
+    for name, answer in (("unsure", UNSURE_EIGHT), ("not-a-digit", SEVERAL)):
+        page.route("**/predict*", answering(answer))
+        page.get_by_role("button", name="Recognize").click()
+        expect(page.locator("#result")).to_have_attribute("data-state", re.compile("unsure|rej"))
+        page.locator(".layout").screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        page.unroute("**/predict*")
+    page.get_by_role("button", name="Read it as a number").click()
+    page.keyboard.press("Escape")
+    draw_with_mouse(page, number_strokes("2026"))
+    expect(page.locator("#digit")).to_have_text("2026", timeout=ANSWER_TIMEOUT_MS)
+    wait_settled(page)
+    page.screenshot(path=str(SCREENSHOTS / "number.png"), full_page=True)
+    page.locator("#history").screenshot(path=str(SCREENSHOTS / "history.png"))
+    page.get_by_role("link", name="The API and its documentation").click()
+    expect(page.locator("#paths .operation").first).to_be_visible()
+    page.locator("#op-post--predict").evaluate("section => section.scrollIntoView()")
+    page.screenshot(path=str(SCREENSHOTS / "docs.png"))
+    watch.assert_clean()
     page.context.close()

@@ -59,6 +59,8 @@ def test_docs_describe_every_endpoint_and_type_and_try_predict(browser, server, 
     expect(rows).to_have_count(len(spec["components"]["schemas"]["Answer"]["properties"]))
     for row in rows.all():
         assert row.locator("td").nth(2).inner_text().strip(), "a field without a description"
+    for cell in page.locator("#paths td table tbody td:nth-child(3)").all():
+        assert cell.inner_text().strip(), "a form field without a description"
     assert "`" not in page.inner_text("main")
     assert page.get_by_role("link", name="← The drawing page").get_attribute("href") == "../"
 

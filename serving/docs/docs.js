@@ -29,12 +29,15 @@ function pre(text) {
   return block;
 }
 
-/** JSON with arrays of numbers on one line each (a 28x28 input stays readable). */
-export function pretty(value) {
-  return JSON.stringify(value, null, 2).replace(
-    /\[\s+([-\d.e+]+(?:,\s+[-\d.e+]+)*)\s+\]/g,
-    (_, inner) => `[${inner.split(/,\s+/).join(", ")}]`,
-  );
+const NUMBER = String.raw`-?[\d.]+(?:e[-+]?\d+)?`;
+const NUMBER_ARRAY = new RegExp(String.raw`\[\s+(${NUMBER}(?:,\s+${NUMBER})*)\s+\]`, "g");
+const NUMBER_OBJECT = new RegExp(String.raw`\{\s+("\w+": ${NUMBER}(?:,\s+"\w+": ${NUMBER})*)\s+\}`, "g");
+
+/** JSON with arrays and objects of numbers on one line each: a 28x28 input, or the ten
+ * probabilities, stay readable. */
+function pretty(value) {
+  const line = (open, close) => (_, inner) => `${open}${inner.split(/,\s+/).join(", ")}${close}`;
+  return JSON.stringify(value, null, 2).replace(NUMBER_ARRAY, line("[", "]")).replace(NUMBER_OBJECT, line("{", "}"));
 }
 
 const refName = (schema) => schema.$ref?.split("/").pop();
@@ -80,15 +83,22 @@ function table(headings, rows) {
   return node;
 }
 
-/** The fields of an object schema: name (bold when required), type, description. */
-function fields(schema) {
+/** What a multipart field without a description is: the file, or the JSON field of its name. */
+function formField(name, property, json) {
+  if (property.format === "binary") return "The image file, of any type the raw body takes.";
+  return json?.properties?.[name] ? `As \`${name}\` in the JSON body.` : "";
+}
+
+/** The fields of an object schema: name (bold when required), type, description. `json`:
+ * the JSON body's type, whose words a multipart form's fields share. */
+function fields(schema, json = null) {
   const required = new Set(schema.required ?? []);
   return table(
     ["Field", "Type", "Description"],
     Object.entries(schema.properties ?? {}).map(([name, property]) => [
       element(required.has(name) ? "strong" : "span", name),
       typeOf(property),
-      describe(property),
+      describe(property) || formField(name, property, json),
     ]),
   );
 }
@@ -175,13 +185,15 @@ function operation(spec, path, method, op) {
     );
   }
   if (op.requestBody) {
+    const json = op.requestBody.content["application/json"]?.schema ?? {};
+    const jsonType = schemas[refName(json.oneOf?.[0] ?? json)];
     section.append(
       element("h4", "Request body"),
       table(
         ["Content-Type", "Body"],
         Object.entries(op.requestBody.content).map(([type, media]) => [
           element("code", type),
-          media.schema.properties ? fields(media.schema) : typeOf(media.schema),
+          media.schema.properties ? fields(media.schema, jsonType) : typeOf(media.schema),
         ]),
       ),
     );
