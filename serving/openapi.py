@@ -73,7 +73,28 @@ MODE = {
     "into digits (at most MAX_DIGITS, 12 by default), each with its box.",
 }
 
-MODEL_VERSION = "The version of the model that answered (as in GET /health)."
+MODEL_VERSION = {
+    "type": "string",
+    "description": "The version of the model that answered (as in GET /health).",
+}
+DIGIT_CONFIDENCE = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": 1,
+    "description": "The digit's probability; 0 with no digit.",
+}
+BLANK = {"type": "boolean", "description": "True when the image has no ink."}
+MESSAGE = {"type": "string", "description": "Only with a reason: what to do."}
+
+
+def reason(what: str) -> dict:
+    """The `reason` field of an answer whose `what` is null."""
+    return {
+        "type": "string",
+        "enum": sorted(MESSAGES),
+        "description": f"Only when {what} is null: why there is no {what}.",
+    }
+
 
 SCHEMAS: dict[str, dict] = {
     "ImageRequest": {
@@ -113,21 +134,12 @@ SCHEMAS: dict[str, dict] = {
                 "maximum": 9,
                 "description": "The digit read, or null when there is none (see `reason`).",
             },
-            "confidence": {
-                "type": "number",
-                "minimum": 0,
-                "maximum": 1,
-                "description": "The digit's probability; 0 with no digit.",
-            },
+            "confidence": DIGIT_CONFIDENCE,
             "probabilities": ref("Probabilities"),
-            "blank": {"type": "boolean", "description": "True when the image has no ink."},
-            "reason": {
-                "type": "string",
-                "enum": sorted(MESSAGES),
-                "description": "Only when digit is null: why there is no digit.",
-            },
-            "message": {"type": "string", "description": "Only with a reason: what to do."},
-            "model_version": {"type": "string", "description": MODEL_VERSION},
+            "blank": BLANK,
+            "reason": reason("digit"),
+            "message": MESSAGE,
+            "model_version": MODEL_VERSION,
             "input": {
                 "type": "array",
                 "description": "Only with include_input: the image the model saw, "
@@ -155,12 +167,7 @@ SCHEMAS: dict[str, dict] = {
                 "maximum": 9,
                 "description": "The part's digit, or null when the part is not one.",
             },
-            "confidence": {
-                "type": "number",
-                "minimum": 0,
-                "maximum": 1,
-                "description": "The digit's probability; 0 with no digit.",
-            },
+            "confidence": DIGIT_CONFIDENCE,
             "probabilities": ref("Probabilities"),
             "box": {
                 "type": "array",
@@ -175,7 +182,7 @@ SCHEMAS: dict[str, dict] = {
                 "enum": sorted(MESSAGES),
                 "description": "Only when digit is null: why the part is not a digit.",
             },
-            "message": {"type": "string", "description": "Only with a reason: what to do."},
+            "message": MESSAGE,
             "input": {"description": "Only with include_input, as in Answer."},
         },
         "required": ["digit", "confidence", "probabilities", "box"],
@@ -202,14 +209,10 @@ SCHEMAS: dict[str, dict] = {
                 "maximum": 1,
                 "description": "The product of the digits' confidences; 0 with no number.",
             },
-            "blank": {"type": "boolean", "description": "True when the image has no ink."},
-            "reason": {
-                "type": "string",
-                "enum": sorted(MESSAGES),
-                "description": "Only when number is null: why there is no number.",
-            },
-            "message": {"type": "string", "description": "Only with a reason: what to do."},
-            "model_version": {"type": "string", "description": MODEL_VERSION},
+            "blank": BLANK,
+            "reason": reason("number"),
+            "message": MESSAGE,
+            "model_version": MODEL_VERSION,
         },
         "required": ["number", "digits", "confidence", "blank", "model_version"],
     },
@@ -254,7 +257,7 @@ SCHEMAS: dict[str, dict] = {
                 "enum": [True],
                 "description": "Always true (until then the server answers 503).",
             },
-            "model_version": {"type": "string", "description": MODEL_VERSION},
+            "model_version": MODEL_VERSION,
             "model_sha256": {
                 "type": "string",
                 "pattern": "^[0-9a-f]{64}$",

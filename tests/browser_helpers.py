@@ -237,6 +237,18 @@ def seen_bright_pixels(page: Page) -> int:
     return page.evaluate(_SEEN_INK)
 
 
+SEVERAL_DIGITS = {
+    "digit": None,
+    "confidence": 0.0,
+    "probabilities": {str(d): 0.1 for d in range(10)},
+    "blank": False,
+    "reason": "several_digits",
+    "message": "This looks like several digits.",
+    "model_version": "test",
+}
+"""Digit mode's answer to several digits, as the API shapes it."""
+
+
 def answering(reply: dict):
     """A route handler that answers every request with `reply`, as the API shapes answers."""
     return lambda route: route.fulfill(json=reply)

@@ -18,6 +18,7 @@ from browser_helpers import (
     DIGITS,
     SEVEN_BAR,
     SEVEN_LEG,
+    SEVERAL_DIGITS,
     answering,
     draw_with_mouse,
     number_strokes,
@@ -109,15 +110,7 @@ def test_one_row_per_drawing_with_its_final_answer(desktop) -> None:
 
 def test_each_answer_is_recorded_as_itself_and_a_mode_switch_starts_a_new_row(desktop) -> None:
     page, _ = desktop
-    several = {
-        "digit": None,
-        "confidence": 0.0,
-        "probabilities": {str(d): 0.1 for d in range(10)},
-        "blank": False,
-        "reason": "several_digits",
-        "model_version": "test",
-    }
-    page.route("**/predict*", answering(several))
+    page.route("**/predict*", answering(SEVERAL_DIGITS))
     draw_with_mouse(page, DIGITS["1"])
     expect(page.locator(f"{ROWS} .history-answer")).to_have_text(["several digits, not one"])
     expect(page.locator(f"{ROWS} .history-details")).not_to_contain_text("%")

@@ -13,6 +13,7 @@ from browser_helpers import (
     FOUR,
     OUTPUT_DIR,
     SEVEN,
+    SEVERAL_DIGITS,
     AppServer,
     answering,
     contrast_ratios,
@@ -37,15 +38,6 @@ UNSURE_EIGHT = EIGHT_ANSWER | {
     "confidence": 0.45,
     "probabilities": {str(d): 0.0 for d in range(10)} | {"3": 0.4, "8": 0.45, "9": 0.15},
 }
-SEVERAL = {
-    "digit": None,
-    "confidence": 0.0,
-    "probabilities": {str(d): 0.1 for d in range(10)},
-    "blank": False,
-    "reason": "several_digits",
-    "message": "This looks like several digits.",
-    "model_version": "test",
-}
 
 
 def wait_settled(page: Page) -> None:
@@ -65,7 +57,7 @@ def test_the_words_take_articles_and_the_advice_offers_its_action(desktop) -> No
     expect(page.locator("#advice")).to_contain_text("It could also be a 3.")
 
     page.unroute("**/predict*")
-    page.route("**/predict*", answering(SEVERAL))
+    page.route("**/predict*", answering(SEVERAL_DIGITS))
     page.get_by_role("button", name="Recognize").click()
     expect(page.locator("#summary")).to_have_text("Several digits, not one")
     page.get_by_role("button", name="Read it as a number").click()
@@ -124,7 +116,7 @@ def test_unsure_and_rejected_answers_meet_wcag_aa(desktop, scheme: str) -> None:
     expect(page.locator("#result")).to_have_attribute("data-state", "unsure")
     ratios = contrast_ratios(page, ["#digit", "#summary", "#advice", "#answered-by"])
     page.unroute("**/predict*")
-    page.route("**/predict*", answering(SEVERAL))
+    page.route("**/predict*", answering(SEVERAL_DIGITS))
     page.get_by_role("button", name="Recognize").click()
     expect(page.locator("#result")).to_have_attribute("data-state", "rejected")
     rejected = contrast_ratios(page, ["#digit", "#summary", "#advice", "#switch-to-number"])
@@ -184,7 +176,7 @@ def test_screenshots_of_the_finished_states(browser: Browser, server: AppServer)
     expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
     wait_settled(page)
     page.screenshot(path=str(SCREENSHOTS / "digit.png"), full_page=True)
-    for name, answer in (("unsure", UNSURE_EIGHT), ("not-a-digit", SEVERAL)):
+    for name, answer in (("unsure", UNSURE_EIGHT), ("not-a-digit", SEVERAL_DIGITS)):
         page.route("**/predict*", answering(answer))
         page.get_by_role("button", name="Recognize").click()
         expect(page.locator("#result")).to_have_attribute("data-state", re.compile("unsure|rej"))
