@@ -10,6 +10,7 @@ import re
 import pytest
 from browser_helpers import (
     ANSWER_TIMEOUT_MS,
+    DIGITS,
     FOUR,
     OUTPUT_DIR,
     SEVEN,
@@ -21,6 +22,7 @@ from browser_helpers import (
     draw_with_mouse,
     number_strokes,
     open_page,
+    place,
 )
 from playwright.sync_api import Browser, Page, expect
 
@@ -68,7 +70,7 @@ def test_the_words_take_articles_and_the_advice_offers_its_action(desktop) -> No
 def test_the_number_field_speaks_with_the_pages_own_words(desktop) -> None:
     page, watch = desktop
     page.get_by_role("radio", name="Number").check()
-    draw_with_mouse(page, [[(x / 3, y) for x, y in stroke] for stroke in SEVEN])
+    draw_with_mouse(page, place(DIGITS["1"], 0.5))
     wait_settled(page)
     field = page.get_by_label("The right number")
     field.fill("12a")
