@@ -197,3 +197,30 @@ def test_screenshots_of_the_finished_states(browser: Browser, server: AppServer)
     page.screenshot(path=str(SCREENSHOTS / "docs.png"))
     watch.assert_clean()
     page.context.close()
+
+
+@pytest.mark.parametrize("width", [1100, 412])
+def test_sure_unsure_and_rejected_answers_take_the_same_space(browser, server, width) -> None:
+    page, watch = open_page(browser, server, viewport={"width": width, "height": 900})
+    empty = panel_layout(page)
+    draw_with_mouse(page, SEVEN)
+    for answer in (EIGHT_ANSWER, UNSURE_EIGHT, SEVERAL_DIGITS):
+        page.unroute("**/predict*")
+        page.route("**/predict*", answering(answer))
+        page.get_by_role("button", name="Recognize").click()
+        expect(page.locator("#result")).to_have_attribute("aria-busy", "false")
+        expect(page.locator("#summary")).not_to_have_text(re.compile("^Draw"))
+        assert panel_layout(page) == empty, f"the panel moved for {answer['confidence']}"
+    watch.assert_clean()
+    page.context.close()
+
+
+def test_a_number_answer_takes_the_space_kept_for_it(desktop) -> None:
+    page, _ = desktop
+    page.get_by_role("radio", name="Number").check()
+    expect(page.locator("#summary")).to_have_text("Draw a number")
+    empty = panel_layout(page)
+    draw_with_mouse(page, number_strokes("2026"))
+    expect(page.locator("#digit")).to_have_text("2026", timeout=ANSWER_TIMEOUT_MS)
+    wait_settled(page)
+    assert panel_layout(page) == empty

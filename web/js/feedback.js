@@ -63,7 +63,6 @@ export class FeedbackControl extends EventTarget {
     const sameDrawing = this.#current?.id === id;
     this.#current = { id, ...answer };
     this.#thanks.textContent = ""; // a thank-you was for the previous answer, not this one
-    this.#root.dataset.mode = answer.mode;
     this.#root.hidden = false;
     this.#root.dataset.state = "asking";
     if (!sameDrawing) this.#input.value = "";
