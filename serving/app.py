@@ -19,8 +19,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import (
     FileResponse,
+    HTMLResponse,
     JSONResponse,
-    RedirectResponse,
     Response,
     StreamingResponse,
 )
@@ -164,8 +164,14 @@ async def metrics(request: Request) -> Response:
 
 
 async def docs(request: Request) -> Response:
-    """The API page lives at /docs/, where its relative links work."""
-    return RedirectResponse("/docs/")
+    """/docs: a permanent redirect to /docs/ (where the page's relative links work), with a
+    link in its body for whatever does not follow redirects."""
+    return HTMLResponse(
+        "<!doctype html><title>API documentation</title>"
+        '<p>The API documentation is at <a href="docs/">docs/</a>.</p>',
+        status_code=308,
+        headers={"Location": "docs/"},
+    )
 
 
 async def openapi(request: Request) -> Response:

@@ -17,12 +17,14 @@ from serving.answers import MESSAGES
 from serving.bodies import MAX_FIELD_BYTES, MAX_FORM_FIELDS
 from serving.contract import CLASS_NAMES, IMAGE_SIZE
 from serving.feedback.export import MAX_ID
-from serving.feedback.submission import MODEL_VERSION
+from serving.feedback.submission import MODEL_VERSION as MODEL_VERSION_FORMAT
 from serving.middleware import REQUEST_ID_PATTERN
 from serving.predictions import IMAGE_TYPES, MODES
 
 DOCS_PAGE = StaticFiles(directory=Path(__file__).resolve().parent / "docs", html=True)
-"""/docs: a small page of our own (no CDN, within the CSP) that renders /openapi.json."""
+"""/docs: a page of our own (no CDN, within the CSP) that renders /openapi.json: each
+endpoint's fields in words, every answer type in full, a curl line and a sample response
+(the schemas' `examples`), and a form that tries POST /predict with a drawing or a file."""
 
 
 def ref(name: str) -> dict:
@@ -75,15 +77,40 @@ MODE = {
     "into digits (at most MAX_DIGITS, 12 by default), each with its box.",
 }
 
+MODEL_VERSION = {
+    "type": "string",
+    "description": "The version of the model that answered (as in GET /health).",
+}
+DIGIT_CONFIDENCE = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": 1,
+    "description": "The digit's probability; 0 with no digit.",
+}
+BLANK = {"type": "boolean", "description": "True when the image has no ink."}
+MESSAGE = {"type": "string", "description": "Only with a reason: what to do."}
+
+
+def reason(what: str) -> dict:
+    """The `reason` field of an answer whose `what` is null."""
+    return {
+        "type": "string",
+        "enum": sorted(MESSAGES),
+        "description": f"Only when {what} is null: why there is no {what}.",
+    }
+
+
 SCHEMAS: dict[str, dict] = {
     "ImageRequest": {
         "type": "object",
+        "description": "One image, as JSON.",
         "properties": {"image": IMAGE, "include_input": INCLUDE_INPUT, "mode": MODE},
         "required": ["image"],
         "not": {"required": ["images"]},
     },
     "BatchRequest": {
         "type": "object",
+        "description": "Several images in one request (at most MAX_BATCH), answered in order.",
         "properties": {
             "images": {"type": "array", "items": IMAGE, "minItems": 1, "maxItems": "MAX_BATCH"},
             "include_input": INCLUDE_INPUT,
@@ -103,18 +130,20 @@ SCHEMAS: dict[str, dict] = {
     },
     "Answer": {
         "type": "object",
+        "description": "The answer in digit mode: one digit, or none and why.",
         "properties": {
-            "digit": {"type": ["integer", "null"], "minimum": 0, "maximum": 9},
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            "probabilities": ref("Probabilities"),
-            "blank": {"type": "boolean", "description": "True when the image has no ink."},
-            "reason": {
-                "type": "string",
-                "enum": sorted(MESSAGES),
-                "description": "Only when digit is null: why there is no digit.",
+            "digit": {
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "maximum": 9,
+                "description": "The digit read, or null when there is none (see `reason`).",
             },
-            "message": {"type": "string", "description": "Only with a reason: what to do."},
-            "model_version": {"type": "string"},
+            "confidence": DIGIT_CONFIDENCE,
+            "probabilities": ref("Probabilities"),
+            "blank": BLANK,
+            "reason": reason("digit"),
+            "message": MESSAGE,
+            "model_version": MODEL_VERSION,
             "input": {
                 "type": "array",
                 "description": "Only with include_input: the image the model saw, "
@@ -136,8 +165,13 @@ SCHEMAS: dict[str, dict] = {
         "description": "One part of a number: a digit as in single-digit mode (a null digit "
         "with a reason when the part is not a digit), and where it is.",
         "properties": {
-            "digit": {"type": ["integer", "null"], "minimum": 0, "maximum": 9},
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "digit": {
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "maximum": 9,
+                "description": "The part's digit, or null when the part is not one.",
+            },
+            "confidence": DIGIT_CONFIDENCE,
             "probabilities": ref("Probabilities"),
             "box": {
                 "type": "array",
@@ -147,8 +181,12 @@ SCHEMAS: dict[str, dict] = {
                 "minItems": 4,
                 "maxItems": 4,
             },
-            "reason": {"type": "string", "enum": sorted(MESSAGES)},
-            "message": {"type": "string"},
+            "reason": {
+                "type": "string",
+                "enum": sorted(MESSAGES),
+                "description": "Only when digit is null: why the part is not a digit.",
+            },
+            "message": MESSAGE,
             "input": {"description": "Only with include_input, as in Answer."},
         },
         "required": ["digit", "confidence", "probabilities", "box"],
@@ -163,36 +201,46 @@ SCHEMAS: dict[str, dict] = {
                 "description": "The digits read, left to right; null when the image is blank "
                 "or a part is not a digit.",
             },
-            "digits": {"type": "array", "items": ref("NumberDigit"), "maxItems": 64},
+            "digits": {
+                "type": "array",
+                "items": ref("NumberDigit"),
+                "maxItems": 64,
+                "description": "Each part of the drawing, left to right; empty when blank.",
+            },
             "confidence": {
                 "type": "number",
                 "minimum": 0,
                 "maximum": 1,
                 "description": "The product of the digits' confidences; 0 with no number.",
             },
-            "blank": {"type": "boolean"},
-            "reason": {"type": "string", "enum": sorted(MESSAGES)},
-            "message": {"type": "string"},
-            "model_version": {"type": "string"},
+            "blank": BLANK,
+            "reason": reason("number"),
+            "message": MESSAGE,
+            "model_version": MODEL_VERSION,
         },
         "required": ["number", "digits", "confidence", "blank", "model_version"],
     },
     "NumberPrediction": {
+        "description": "A NumberAnswer with the request's id: POST /predict's answer to one "
+        "image in number mode.",
         "allOf": [ref("NumberAnswer")],
         "properties": {"request_id": {"$ref": "#/components/schemas/RequestId"}},
         "required": ["request_id"],
     },
     "Prediction": {
+        "description": "An Answer with the request's id: POST /predict's answer to one image.",
         "allOf": [ref("Answer")],
         "properties": {"request_id": {"$ref": "#/components/schemas/RequestId"}},
         "required": ["request_id"],
     },
     "BatchPrediction": {
         "type": "object",
+        "description": "POST /predict's answer to a batch: one answer per image, in order.",
         "properties": {
             "predictions": {
                 "type": "array",
                 "items": {"oneOf": [ref("Answer"), ref("NumberAnswer")]},
+                "description": "An Answer per image (a NumberAnswer in number mode).",
             },
             "request_id": ref("RequestId"),
         },
@@ -207,11 +255,23 @@ SCHEMAS: dict[str, dict] = {
     "Health": {
         "type": "object",
         "properties": {
-            "status": {"type": "string", "enum": ["healthy"]},
-            "model_loaded": {"type": "boolean", "enum": [True]},
-            "model_version": {"type": "string"},
-            "model_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-            "model_parameters": {"type": ["integer", "null"], "minimum": 0},
+            "status": {"type": "string", "enum": ["healthy"], "description": "Always healthy."},
+            "model_loaded": {
+                "type": "boolean",
+                "enum": [True],
+                "description": "Always true (until then the server answers 503).",
+            },
+            "model_version": MODEL_VERSION,
+            "model_sha256": {
+                "type": "string",
+                "pattern": "^[0-9a-f]{64}$",
+                "description": "The sha256 of the served ONNX file (as GET /model.onnx).",
+            },
+            "model_parameters": {
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "description": "The model's parameter count, when its card says it.",
+            },
             "feedback": {
                 "type": "boolean",
                 "description": "Whether POST /feedback collects corrections (FEEDBACK); the "
@@ -242,7 +302,11 @@ SCHEMAS: dict[str, dict] = {
                 "type": ["string", "integer", "null"],
                 "description": "The digit or number the service answered, or null.",
             },
-            "model_version": {"type": "string", "pattern": f"^{MODEL_VERSION.pattern}$"},
+            "model_version": {
+                "type": "string",
+                "pattern": f"^{MODEL_VERSION_FORMAT.pattern}$",
+                "description": "The model_version of the answer this corrects.",
+            },
             "mode": {
                 "type": "string",
                 "enum": ["digit", "number"],
@@ -262,13 +326,21 @@ SCHEMAS: dict[str, dict] = {
     },
     "FeedbackStored": {
         "type": "object",
-        "properties": {"id": {"type": "integer", "minimum": 1}},
+        "properties": {
+            "id": {"type": "integer", "minimum": 1, "description": "The stored row's id."}
+        },
         "required": ["id"],
         "additionalProperties": False,
     },
     "Status": {
         "type": "object",
-        "properties": {"status": {"type": "string", "enum": ["alive", "ready"]}},
+        "properties": {
+            "status": {
+                "type": "string",
+                "enum": ["alive", "ready"],
+                "description": "alive from /health/live, ready from /health/ready.",
+            }
+        },
         "required": ["status"],
         "additionalProperties": False,
     },
@@ -282,10 +354,81 @@ SCHEMAS: dict[str, dict] = {
     },
 }
 
+SEVEN_PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAABwAAAAcAQAAAABaduI5AAAAQklEQVR42mP8z8DwkYmBgYEBnfjPyMLAxMDwD8"
+    "JlYfz/BC6LYJ2AsBj+/5f/ABX7rwCT/ecAk/3xHyb7E24HH4aVADO4Eg9Bu5tDAAAAAElFTkSuQmCC"
+)
+"""A 28x28 PNG of a 7, base64: the examples' image (the docs' curl lines send it)."""
+
+
+def _probabilities(**named: float) -> dict[str, float]:
+    return {name: named.get(f"d{name}", 0.0) for name in CLASS_NAMES}
+
+
+_SEVEN = {
+    "digit": 7,
+    "confidence": 0.9997,
+    "probabilities": _probabilities(d3=0.0001, d7=0.9997, d9=0.0001),
+    "blank": False,
+    "model_version": "20261125.225646",
+}
+_REQUEST_ID = "c3de3923627625e5f27436001e84745b"
+
+EXAMPLES: dict[str, dict] = {
+    "ImageRequest": {"image": SEVEN_PNG},
+    "BatchRequest": {"images": [SEVEN_PNG, SEVEN_PNG], "mode": "digit"},
+    "Answer": _SEVEN,
+    "Prediction": {**_SEVEN, "request_id": _REQUEST_ID},
+    "NumberDigit": {
+        "digit": 1,
+        "confidence": 0.9997,
+        "probabilities": _probabilities(d1=0.9997),
+        "box": [41, 5, 44, 24],
+    },
+    "NumberPrediction": {
+        "number": "71",
+        "digits": [
+            {k: _SEVEN[k] for k in ("digit", "confidence", "probabilities")}
+            | {"box": [7, 5, 23, 24]},
+            {
+                "digit": 1,
+                "confidence": 0.9997,
+                "probabilities": _probabilities(d1=0.9997),
+                "box": [41, 5, 44, 24],
+            },
+        ],
+        "confidence": 0.9994,
+        "blank": False,
+        "model_version": "20261125.225646",
+        "request_id": _REQUEST_ID,
+    },
+    "BatchPrediction": {"predictions": [_SEVEN, _SEVEN], "request_id": _REQUEST_ID},
+    "Health": {
+        "status": "healthy",
+        "model_loaded": True,
+        "model_version": "20261125.225646",
+        "model_sha256": "8c7ae29baa4e86780c57c979ee3002ae570a9fa96bcdd9d49512156d5d361550",
+        "model_parameters": 165675,
+        "feedback": True,
+    },
+    "FeedbackRequest": {
+        "image": SEVEN_PNG,
+        "label": "7",
+        "answer": "1",
+        "model_version": "20261125.225646",
+        "mode": "digit",
+    },
+    "FeedbackStored": {"id": 42},
+    "Status": {"status": "ready"},
+    "Error": {"error": "'include_input' must be true or false, not 'yes'"},
+}
+"""One true example per type, answers as the committed model gives them: the docs page shows
+them as sample requests and responses."""
+
 PATHS: dict[str, dict] = {
     "/predict": {
         "post": {
-            "summary": "Recognise the digit in one image, or in a batch of images",
+            "summary": "Recognize the digit in one image, or in a batch of images",
             "parameters": [
                 {
                     "name": "include_input",
@@ -523,12 +666,14 @@ def build_spec(version: str, max_batch: int) -> dict:
     """The document served at /openapi.json, for this server's MAX_BATCH."""
     schemas = copy.deepcopy(SCHEMAS)
     schemas["BatchRequest"]["properties"]["images"]["maxItems"] = max_batch
+    for name, example in EXAMPLES.items():
+        schemas[name]["examples"] = [example]
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Number Visualizer",
             "version": version,
-            "description": "Recognise a hand-drawn digit with a small CNN trained on MNIST. "
+            "description": "Recognize a hand-drawn digit with a small CNN trained on MNIST. "
             'Every error is JSON: {"error": "<what was wrong and what to do>"}. '
             "Every response carries X-Request-ID, and Server-Timing: app;dur=<ms>, the "
             "server's own time for the request.",

@@ -134,8 +134,8 @@ def number_strokes(text: str, size: float = 0.8) -> list[Stroke]:
     ]
 
 
-def _to_page(page: Page, x: float, y: float) -> tuple[float, float]:
-    box = page.locator("#pad").bounding_box()
+def _to_page(page: Page, x: float, y: float, pad: str = "#pad") -> tuple[float, float]:
+    box = page.locator(pad).bounding_box()
     assert box is not None, "the drawing pad is not visible"
     return box["x"] + x * box["width"], box["y"] + y * box["height"]
 
@@ -144,14 +144,15 @@ MOVES_PER_STROKE = 40
 """Mouse moves per stroke: plenty of samples for a smooth line, few enough to stay fast."""
 
 
-def draw_with_mouse(page: Page, strokes: list[Stroke]) -> None:
-    """Press, drag through every point of each stroke in small moves, release."""
+def draw_with_mouse(page: Page, strokes: list[Stroke], pad: str = "#pad") -> None:
+    """Press, drag through every point of each stroke in small moves, release, on the
+    canvas `pad` (the page's pad unless another is named)."""
     for stroke in strokes:
         steps = max(2, MOVES_PER_STROKE // max(1, len(stroke) - 1))
-        page.mouse.move(*_to_page(page, *stroke[0]))
+        page.mouse.move(*_to_page(page, *stroke[0], pad))
         page.mouse.down()
         for point in stroke[1:]:
-            page.mouse.move(*_to_page(page, *point), steps=steps)
+            page.mouse.move(*_to_page(page, *point, pad), steps=steps)
         page.mouse.up()
 
 
@@ -234,6 +235,23 @@ _SEEN_INK = """
 def seen_bright_pixels(page: Page) -> int:
     """How many of the 28x28 'what the model saw' pixels are ink (bright, as the model sees it)."""
     return page.evaluate(_SEEN_INK)
+
+
+SEVERAL_DIGITS = {
+    "digit": None,
+    "confidence": 0.0,
+    "probabilities": {str(d): 0.1 for d in range(10)},
+    "blank": False,
+    "reason": "several_digits",
+    "message": "This looks like several digits.",
+    "model_version": "test",
+}
+"""Digit mode's answer to several digits, as the API shapes it."""
+
+
+def answering(reply: dict):
+    """A route handler that answers every request with `reply`, as the API shapes answers."""
+    return lambda route: route.fulfill(json=reply)
 
 
 def bar_values(page: Page) -> dict[str, float]:

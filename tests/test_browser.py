@@ -20,8 +20,10 @@ from browser_helpers import (
     SEVEN,
     SEVEN_BAR,
     SEVEN_LEG,
+    SEVERAL_DIGITS,
     ZERO,
     AppServer,
+    answering,
     bar_values,
     contrast_ratios,
     draw_with_finger,
@@ -216,14 +218,9 @@ def test_low_confidence_says_so_and_suggests_what_helps(desktop) -> None:
     expect(page.locator("#result")).to_have_attribute("data-state", "unsure")
 
 
-REJECTED = {
-    "digit": None,
-    "confidence": 0.0,
-    "probabilities": {str(d): 0.1 for d in range(10)},
-    "blank": False,
+REJECTED = SEVERAL_DIGITS | {
     "reason": "not_a_digit",
     "message": "This does not look like a digit. Draw one digit, 0 to 9, large and clear.",
-    "model_version": "test",
 }
 
 
@@ -238,9 +235,8 @@ def test_not_a_digit_is_said_plainly_with_no_digit_highlighted(desktop) -> None:
     expect(page.locator("#result")).to_have_attribute("data-state", "rejected")
     expect(page.locator("#digit")).to_have_text("?")
     expect(page.locator("#bars .bar.top")).to_have_count(0)
-    several = REJECTED | {"reason": "several_digits", "message": "This looks like several digits."}
     page.unroute("**/predict*")
-    page.route("**/predict*", lambda route: route.fulfill(json=several))
+    page.route("**/predict*", answering(SEVERAL_DIGITS))
     page.get_by_role("button", name="Recognize").click()
     expect(page.locator("#summary")).to_have_text("Several digits, not one")
     expect(page.locator("#advice")).to_have_text("This looks like several digits.")

@@ -8,6 +8,7 @@ each, with nothing sent to the server for it.
 import csv
 import io
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from browser_helpers import (
     DIGITS,
     SEVEN_BAR,
     SEVEN_LEG,
+    SEVERAL_DIGITS,
+    answering,
     draw_with_mouse,
     number_strokes,
     switch_to_number_mode,
@@ -56,8 +59,10 @@ def test_history_lists_answers_keeps_them_across_reloads_and_deletes(desktop) ->
     assert all(len(src) < 4000 for src in thumbnails), "thumbnails stay small"
     widths = page.locator(f"{ROWS} img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
     assert all(width > 0 for width in widths), "thumbnails are real images"
-    details = page.locator(f"{ROWS} .history-details").first.text_content()
-    assert "%" in details and "model" in details
+    details = page.locator(f"{ROWS} .history-details").all_text_contents()
+    assert all("%" in row and re.search(r"\b20\d\d\b", row) for row in details), "with the date"
+    # The model's version once, on the oldest row of the run it answered.
+    assert ["model" in row for row in details] == [False, False, True]
 
     page.reload()
     expect(page.locator(ROWS)).to_have_count(3)
@@ -71,9 +76,15 @@ def test_history_lists_answers_keeps_them_across_reloads_and_deletes(desktop) ->
     page.reload()
     assert answers(page) == ["0", "1"]
 
+    # Two hundred rows can go in one click, so the click can be taken back.
     page.get_by_role("button", name="Delete all").click()
     expect(page.locator(ROWS)).to_have_count(0)
-    expect(page.locator("#history-title")).to_be_focused()
+    expect(page.locator("#history-undo")).to_contain_text("Deleted 2 drawings.")
+    expect(page.get_by_role("button", name="Undo").last).to_be_focused()
+    page.locator("#history-undo button").click()
+    assert answers(page) == ["0", "1"]
+    expect(page.locator("#history-undo")).to_be_hidden()
+    page.get_by_role("button", name="Delete all").click()
     expect(page.locator("#history-empty")).to_be_visible()
     page.reload()
     expect(page.locator(ROWS)).to_have_count(0)
@@ -95,6 +106,31 @@ def test_one_row_per_drawing_with_its_final_answer(desktop) -> None:
     page.get_by_role("button", name="Undo").click()
     expect(page.locator("#digit")).to_have_text("1", timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator(f"{ROWS} .history-answer")).to_have_text(["1"])
+
+
+def test_each_answer_is_recorded_as_itself_and_a_mode_switch_starts_a_new_row(desktop) -> None:
+    page, _ = desktop
+    page.route("**/predict*", answering(SEVERAL_DIGITS))
+    draw_with_mouse(page, DIGITS["1"])
+    expect(page.locator(f"{ROWS} .history-answer")).to_have_text(["several digits, not one"])
+    expect(page.locator(f"{ROWS} .history-details")).not_to_contain_text("%")
+    page.unroute("**/predict*")
+    page.keyboard.press("Escape")
+
+    # A 1 corrected to 7, then read as a number: the digit's row keeps its answer and its
+    # correction, and the number gets a row of its own.
+    draw_and_wait(page, "1", DIGITS["1"])
+    page.get_by_role("button", name="Undo").click()  # the Escape in draw_and_wait cleared it
+    draw_with_mouse(page, DIGITS["1"])
+    expect(page.locator("#digit")).to_have_text("1", timeout=ANSWER_TIMEOUT_MS)
+    page.get_by_role("group", name="Wrong? It was").get_by_role("button", name="7").click()
+    expect(page.locator(ROWS).first.locator(".history-details")).to_contain_text("was 7")
+    rows = page.locator(ROWS).count()
+    page.get_by_role("radio", name="Number").check()
+    expect(page.locator(ROWS)).to_have_count(rows + 1, timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator(ROWS).nth(1).locator(".history-answer")).to_have_text("1")
+    expect(page.locator(ROWS).nth(1).locator(".history-details")).to_contain_text("was 7")
+    expect(page.locator(ROWS).first.locator(".history-details")).not_to_contain_text("was 7")
 
 
 # Armed before a drawing: when the pen lifts (after the pad's own handler has asked for the

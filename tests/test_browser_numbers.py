@@ -16,6 +16,7 @@ from browser_helpers import (
     OUTPUT_DIR,
     AppServer,
     Stroke,
+    answering,
     draw_with_finger,
     draw_with_mouse,
     draw_with_pen,
@@ -98,6 +99,11 @@ def test_a_multi_stroke_number_is_read_with_a_box_per_digit(desktop, text: str) 
     width = NUMBER_ASPECT * EXPORT_HEIGHT
     assert all(0 <= x0 < x1 <= width for x0, x1 in body["strokes"])
     assert body["image"].startswith("data:image/png;base64,")
+    # A sure number keeps join and split folded away, one tap from view.
+    expect(page.locator("#result")).to_have_attribute("data-state", "sure")
+    expect(page.locator("#split .split-button").first).to_be_hidden()
+    page.get_by_text("Split wrong?").click()
+    expect(page.locator("#split .split-button").first).to_be_visible()
     if text == "2026":
         page.screenshot(path=str(OUTPUT_DIR / "drawn-number.png"), full_page=True)
 
@@ -176,6 +182,9 @@ def test_join_and_split_correct_the_split(desktop) -> None:
     split.click()
     expect(page.locator("#boxes .part-box")).to_have_count(2, timeout=ANSWER_TIMEOUT_MS)
     expect(page.get_by_role("button", name="parts 1 and 2 into one digit")).to_be_visible()
+    # A split that made things worse is undone in one tap.
+    page.get_by_role("button", name="Back to 4").click()
+    expect_number(page, "4")
 
     # A new drawing starts again from the server's split.
     page.keyboard.press("Escape")
@@ -242,6 +251,8 @@ def test_on_a_phone_the_wide_pad_fits_and_takes_finger_and_pen(
 
 
 def test_a_number_with_a_part_that_is_not_a_digit_is_not_claimed(desktop) -> None:
+    """The part is named only when there are several; a drawing that is not a number as a
+    whole (the server's `not_a_number`) is said so; the history says "not a number", no %."""
     page, _ = desktop
     switch_to_number_mode(page)
     part = {"digit": 4, "confidence": 0.9, "probabilities": {"4": 0.9}, "box": [100, 40, 300, 240]}
@@ -266,11 +277,29 @@ def test_a_number_with_a_part_that_is_not_a_digit_is_not_claimed(desktop) -> Non
         lambda route: route.fulfill(body=json.dumps(answer), content_type="application/json"),
     )
     draw_with_mouse(page, place(DIGITS["4"], 0.25) + place(DIGITS["0"], 0.6))
-    expect(page.locator("#summary")).to_have_text("Not a number I can read")
+    expect(page.locator("#summary")).to_have_text("Part 2 is not a digit")
     expect(page.locator("#advice")).to_contain_text("redraw the marked part")
     expect(page.locator("#digit")).to_have_text("4?")
     expect(page.locator('#boxes .part-box[data-digit=""]')).to_have_count(1)
-    expect(page.locator("#parts .part").nth(1)).to_contain_text("not a digit")
+    expect(page.locator("#parts .part").nth(1)).to_have_text("not a digit")
+    row = page.locator("#history-list .history-item").first
+    expect(row.locator(".history-answer")).to_have_text("not a number")
+    expect(row.locator(".history-details")).not_to_contain_text("%")
+
+    digits_but_no_number = [part, part | {"box": [400, 40, 600, 240]}]
+    page.unroute("**/predict*")
+    page.route(
+        "**/predict*",
+        answering(answer | {"digits": digits_but_no_number, "reason": "not_a_number"}),
+    )
+    page.get_by_role("button", name="Recognize").click()
+    expect(page.locator("#summary")).to_have_text("This doesn't look like a number")
+
+    page.unroute("**/predict*")
+    page.route("**/predict*", answering(answer | {"digits": [odd | {"box": [300, 40, 540, 240]}]}))
+    page.keyboard.press("Escape")
+    draw_with_mouse(page, place(DIGITS["4"], 0.5))
+    expect(page.locator("#summary")).to_have_text("This is not a digit")
 
 
 FAR_APART = """async ([gap]) => {

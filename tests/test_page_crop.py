@@ -1,7 +1,7 @@
 """The page sends its drawing cropped to the ink (web/js/client.js), and the answer is the same.
 
-Drawings are painted by the page's own paint() in Chromium, exported whole with toBlob and
-then cropped by cropToInk, exactly as predict() does; both PNGs go to the real app.
+Drawings are painted by the page's own paint() in Chromium, cropped by cropToInk and encoded
+with pngBlob, exactly as readDigit() does, and encoded whole; both PNGs go to the real app.
 """
 
 import base64
@@ -19,7 +19,7 @@ from tests.browser_helpers import web_modules_page
 
 PAINT_AND_CROP = """
 async ([drawings, side]) => {
-  const { paint } = await import("/js/pad.js");
+  const { paint, pngBlob } = await import("/js/pad.js");
   const { cropToInk } = await import("/js/client.js");
   const encode = async (blob) => {
     let text = "";
@@ -32,8 +32,8 @@ async ([drawings, side]) => {
     canvas.width = side;
     canvas.height = side;
     paint(canvas.getContext("2d"), side, strokes);
-    const whole = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
-    pairs.push([await encode(whole), await encode(await cropToInk(whole))]);
+    const crop = cropToInk(canvas);
+    pairs.push([await encode(await pngBlob(canvas)), await encode(await pngBlob(crop))]);
   }
   return pairs;
 }

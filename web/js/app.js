@@ -37,6 +37,11 @@ pad.addEventListener("strokestart", () => {
 pad.addEventListener("change", () => {
   if (pad.isEmpty) drawingId = null;
 });
+// The drawing read in the other mode is another answer: a row of its own, so the row (and
+// any correction) of the first mode's answer stays as it was.
+modes.addEventListener("change", () => {
+  if (!pad.isEmpty) drawingId = newId();
+});
 live.addEventListener("empty", () => feedback.hide());
 // The server answers again: whatever feedback waited for it can go now.
 live.addEventListener("answer", (e) => e.detail.result.source !== "device" && flushOutbox());
@@ -62,6 +67,7 @@ function newId() {
 document.getElementById("undo").addEventListener("click", () => pad.undo());
 document.getElementById("clear").addEventListener("click", () => pad.clear());
 document.getElementById("recognize").addEventListener("click", () => live.now());
+document.getElementById("switch-to-number").addEventListener("click", () => modes.select("number"));
 
 /** Enter on a button already presses that button; elsewhere it means "recognize". */
 function isActivatable(target) {

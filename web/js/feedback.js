@@ -39,12 +39,15 @@ export class FeedbackControl extends EventTarget {
       e.preventDefault();
       this.#sendNumber();
     });
+    // The page's own message, not the browser's, and only until the text changes.
+    this.#input.addEventListener("input", () => this.#input.setCustomValidity(""));
     this.hide();
   }
 
   /** The server does not collect feedback: never offer it. */
   disable() {
     this.#enabled = false;
+    this.#root.dataset.disabled = ""; // no space kept for it either
     this.hide();
   }
 
@@ -59,7 +62,7 @@ export class FeedbackControl extends EventTarget {
     clearTimeout(this.#timer);
     const sameDrawing = this.#current?.id === id;
     this.#current = { id, ...answer };
-    this.#root.dataset.mode = answer.mode;
+    this.#thanks.textContent = ""; // a thank-you was for the previous answer, not this one
     this.#root.hidden = false;
     this.#root.dataset.state = "asking";
     if (!sameDrawing) this.#input.value = "";
@@ -82,7 +85,7 @@ export class FeedbackControl extends EventTarget {
   #sendNumber() {
     const label = this.#input.value.replace(/\s+/g, "");
     if (!new RegExp(`^[0-9]{1,${MAX_DIGITS}}$`).test(label)) {
-      this.#input.setCustomValidity(`Type the number's digits, 1 to ${MAX_DIGITS} of them.`);
+      this.#input.setCustomValidity(`Type the right number with digits only, 1 to ${MAX_DIGITS} of them.`);
       this.#input.reportValidity();
       return;
     }

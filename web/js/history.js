@@ -10,6 +10,9 @@ const KEY = "nv.history.v1";
 /** Rows kept at most; the oldest go first. Thumbnails are about 1-2 kB each. */
 export const HISTORY_LIMIT = 200;
 
+/** How long "Delete all" can be undone. */
+const UNDO_MS = 10000;
+
 /** Columns of the CSV download, in order (the JSON download has the same fields). */
 export const CSV_COLUMNS = [
   "time",
@@ -104,8 +107,18 @@ export class History extends EventTarget {
     this.#save();
   }
 
+  /** Delete every row; return the rows deleted, for restore(). */
   clear() {
+    const deleted = this.#entries;
     this.#entries = [];
+    this.#save();
+    return deleted;
+  }
+
+  /** Put deleted rows back, behind any recorded since. */
+  restore(rows) {
+    const ids = new Set(this.#entries.map((e) => e.id));
+    this.#entries = [...this.#entries, ...rows.filter((e) => !ids.has(e.id))].slice(0, HISTORY_LIMIT);
     this.#save();
   }
 
@@ -125,21 +138,27 @@ export class History extends EventTarget {
   }
 }
 
-/** The history panel: the list, delete one, clear all, download CSV and JSON. */
+/** The history panel: the list, delete one, delete all (with undo), download CSV and JSON. */
 export class HistoryView {
   #history;
   #list;
   #empty;
   #count;
+  #undo;
+  #deleted = [];
+  #undoTimer = 0;
 
   constructor(root, history) {
     this.#history = history;
     this.#list = root.querySelector("#history-list");
     this.#empty = root.querySelector("#history-empty");
     this.#count = root.querySelector("#history-count");
-    root.querySelector("#history-clear").addEventListener("click", () => {
-      history.clear();
-      root.querySelector("h2").focus(); // the button is disabled now: keep focus in the panel
+    this.#undo = root.querySelector("#history-undo");
+    root.querySelector("#history-clear").addEventListener("click", () => this.#clear());
+    this.#undo.querySelector("button").addEventListener("click", () => {
+      history.restore(this.#deleted);
+      this.#endUndo();
+      root.querySelector("h2").focus();
     });
     root.querySelector("#history-csv").addEventListener("click", () =>
       download(toCsv(history.entries), "text/csv", "csv"),
@@ -155,9 +174,29 @@ export class HistoryView {
     this.render();
   }
 
+  /** Delete every row at once, and offer to bring them back for UNDO_MS. */
+  #clear() {
+    this.#deleted = this.#history.clear();
+    const count = this.#deleted.length;
+    this.#undo.querySelector("span").textContent = `Deleted ${count === 1 ? "1 drawing" : `${count} drawings`}.`;
+    this.#undo.hidden = false;
+    this.#undo.querySelector("button").focus(); // "Delete all" is disabled now
+    clearTimeout(this.#undoTimer);
+    this.#undoTimer = setTimeout(() => this.#endUndo(), UNDO_MS);
+  }
+
+  #endUndo() {
+    clearTimeout(this.#undoTimer);
+    this.#deleted = [];
+    this.#undo.hidden = true;
+  }
+
   render() {
     const entries = this.#history.entries;
-    this.#list.replaceChildren(...entries.map(row));
+    // The model's version is said once for a run of rows it answered, not on every row.
+    this.#list.replaceChildren(
+      ...entries.map((entry, i) => row(entry, entries[i + 1]?.model_version !== entry.model_version)),
+    );
     this.#empty.hidden = entries.length > 0;
     this.#count.textContent = entries.length === 1 ? "1 drawing" : `${entries.length} drawings`;
     for (const button of this.#list.closest("section").querySelectorAll(".history-actions button")) {
@@ -176,7 +215,8 @@ export class HistoryView {
   }
 }
 
-function row(entry) {
+/** One row; `newModel`: its model differs from the older row's below (or it is the oldest). */
+function row(entry, newModel) {
   const item = document.createElement("li");
   item.className = "history-item";
   item.dataset.id = entry.id;
@@ -189,16 +229,23 @@ function row(entry) {
   answer.textContent = entry.answer;
   const details = document.createElement("span");
   details.className = "history-details";
-  const time = new Date(entry.time);
-  const feedback = entry.feedback ? ` · ${entry.feedback.label === entry.answer ? "confirmed" : `was ${entry.feedback.label}`}` : "";
-  const where = entry.source === "device" ? " · on this device" : "";
-  details.textContent = `${entry.reason ? "" : `${percent(entry.confidence)} · `}${time.toLocaleTimeString()} · model ${entry.model_version ?? "?"}${where}${feedback}`;
+  const when = new Date(entry.time).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  const named = entry.digit !== null || entry.number !== null;
+  details.textContent = [
+    named ? `${percent(entry.confidence)} sure` : null,
+    when,
+    newModel ? `model ${entry.model_version ?? "unknown"}` : null,
+    entry.source === "device" ? "on this device" : null,
+    entry.feedback ? (entry.feedback.label === entry.answer ? "confirmed" : `was ${entry.feedback.label}`) : null,
+  ]
+    .filter(Boolean)
+    .join(" · ");
   const remove = document.createElement("button");
   remove.type = "button";
   remove.className = "history-remove";
   remove.dataset.remove = entry.id;
   remove.textContent = "Delete";
-  remove.setAttribute("aria-label", `Delete ${entry.answer} from ${time.toLocaleTimeString()}`);
+  remove.setAttribute("aria-label", `Delete ${entry.answer} from ${when}`);
   item.append(image, answer, details, remove);
   return item;
 }

@@ -3,8 +3,9 @@
 // (detail: what the recognizer returned, plus `settled`) for the history, the feedback
 // control and the number's boxes.
 
-import { isReady, predict, ServerError } from "./client.js";
+import { cropToInk, isReady, predict, ServerError } from "./client.js";
 import { serverOrDevice } from "./fallback.js";
+import { drawingCanvas, pngBlob } from "./pad.js";
 
 /** Ask this long after the last pen movement... */
 const DEBOUNCE_MS = 150;
@@ -127,10 +128,10 @@ export class LiveRecognition extends EventTarget {
   }
 }
 
-/** One digit: the drawing as a PNG, sent as it is; recognized on this device (offline.js,
- * loaded only now) when the server cannot be reached. */
+/** One digit: the drawing as a PNG cropped to its ink, encoded once; recognized on this
+ * device (offline.js, loaded only now) when the server cannot be reached. */
 export async function readDigit(pad, signal) {
-  const png = await pad.toBlob();
+  const png = await pngBlob(cropToInk(drawingCanvas(pad.strokes, pad.aspect)));
   const result = await serverOrDevice(
     () => predict(png, signal),
     (offline) => offline.recognizeOnDevice(pad),

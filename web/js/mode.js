@@ -32,6 +32,11 @@ export class ModeSwitch extends EventTarget {
     return this.#mode;
   }
 
+  /** Pick a mode as if the user had clicked it (the advice's "Read it as a number"). */
+  select(mode) {
+    this.#apply(mode);
+  }
+
   #apply(mode) {
     const changed = mode !== this.#mode;
     this.#mode = mode;

@@ -9,6 +9,7 @@
 import { predict, predictMany } from "./client.js";
 import { serverOrDevice } from "./fallback.js";
 import { canvasPixels, drawingCanvas, EXPORT_SIDE, INK_WIDTH, pngBlob } from "./pad.js";
+import { isNamed, LOW_CONFIDENCE } from "./view.js";
 
 /** Width over height of the pad in number mode: six digits fit comfortably side by side. */
 export const NUMBER_ASPECT = 3;
@@ -184,14 +185,31 @@ function composeNumber(answers, boxes) {
   };
 }
 
+/** Each group's name on its buttons: the digits read in it, as its boxes on the pad show
+ * them (each part counted in the one group nearest its box), or "part N" when none is. */
+export function groupNames(groups, extents, parts) {
+  const names = groups.map(() => "");
+  const middles = groups.map((group) => centre(groupExtent(group, extents)));
+  for (const part of parts) {
+    const x = (part.box[0] + part.box[2]) / 2 / EXPORT_SIDE;
+    const nearest = middles.reduce((b, m, g) => (Math.abs(m - x) < Math.abs(middles[b] - x) ? g : b), 0);
+    names[nearest] += isNamed(part) ? String(part.digit) : "?";
+  }
+  return names.map((name, g) => (name && name !== "?" ? name : `part ${g + 1}`));
+}
+
 /**
  * Number mode's recognition and its split controls. `recognize` is what LiveRecognition
- * calls; `show` draws the boxes and the join/split buttons for an answer.
+ * calls; `show` draws the boxes and the join/split buttons for an answer. The buttons are
+ * open under an unsure answer (or none), folded under a sure one, and one tap undoes a join
+ * or split.
  */
 export class NumberReader extends EventTarget {
   #overlay;
   #controls;
   #chosen = null; // the user's own grouping of the current drawing, if they changed it
+  #undo = []; // before each of the user's joins and splits: {groups (null: the server's), text}
+  #shown = ""; // the digits on show, "?" for a part that is not one
 
   constructor(overlay, controls, pad) {
     super();
@@ -201,6 +219,7 @@ export class NumberReader extends EventTarget {
     for (const type of ["strokestart", "change"]) {
       pad.addEventListener(type, () => {
         this.#chosen = null;
+        this.#undo = [];
         this.clear();
       });
     }
@@ -240,9 +259,11 @@ export class NumberReader extends EventTarget {
   /** Draw the answer's boxes over the pad and offer to join or split its parts. */
   show(result, groups, extents, aspect) {
     const parts = Array.isArray(result.digits) ? result.digits : [];
+    this.#shown = parts.map((part) => (isNamed(part) ? String(part.digit) : "?")).join("");
     this.#overlay.replaceChildren(...parts.map((part, i) => box(part, i, aspect)));
     this.#overlay.hidden = parts.length === 0;
     this.#showControls(groups, extents, parts);
+    this.#controls.open = !isNamed(result) || result.confidence < LOW_CONFIDENCE || this.#undo.length > 0;
   }
 
   clear() {
@@ -253,25 +274,24 @@ export class NumberReader extends EventTarget {
   }
 
   #showControls(groups, extents, parts) {
-    const text = groups.map((group) => {
-      const { x0, x1 } = groupExtent(group, extents);
-      return parts
-        .filter((part) => {
-          const middle = (part.box[0] + part.box[2]) / 2 / EXPORT_SIDE;
-          return x0 <= middle && middle <= x1;
-        })
-        .map((part) => part.digit ?? "?")
-        .join("") || "?";
-    });
+    const names = groupNames(groups, extents, parts);
     const buttons = [];
+    if (this.#undo.length) {
+      const { groups: before, text } = this.#undo[this.#undo.length - 1];
+      buttons.push(button(`Back to ${text}`, "undo the last join or split", () => {
+        this.#undo.pop();
+        this.#chosen = before;
+        this.dispatchEvent(new Event("regroup"));
+      }));
+    }
     groups.forEach((group, g) => {
       if (group.length > 1) {
-        buttons.push(button(`Split ${text[g]}`, `part ${g + 1} into two digits`, () =>
+        buttons.push(button(`Split ${names[g]}`, `part ${g + 1} into two digits`, () =>
           this.#regroup(splitGroup(groups, g, extents)),
         ));
       }
       if (g + 1 < groups.length) {
-        buttons.push(button(`Join ${text[g]} + ${text[g + 1]}`, `parts ${g + 1} and ${g + 2} into one digit`, () =>
+        buttons.push(button(`Join ${names[g]} + ${names[g + 1]}`, `parts ${g + 1} and ${g + 2} into one digit`, () =>
           this.#regroup(joinGroups(groups, g, extents)),
         ));
       }
@@ -281,6 +301,7 @@ export class NumberReader extends EventTarget {
   }
 
   #regroup(groups) {
+    this.#undo.push({ groups: this.#chosen, text: this.#shown });
     this.#chosen = groups;
     this.dispatchEvent(new Event("regroup"));
   }

@@ -6,11 +6,16 @@
 export const LOW_CONFIDENCE = 0.6;
 
 /** What the page says when the server names no digit, by the answer's reason (the server's
- * own message is shown too, when it sends one). */
+ * own message is shown too, when it sends one); the history and a number's parts use the
+ * same words in lower case. */
 const REJECTED = {
   not_a_digit: "Not a digit",
   several_digits: "Several digits, not one",
 };
+
+/** The advice when the server sends no message of its own. */
+const DRAW_ONE = "Draw one digit, 0 to 9, large and in the middle of the pad.";
+const WRITE_NUMBER = "Write the digits side by side, each one large, with a small gap between them.";
 
 /** What a number read on this device cannot do (numbers.js deviceGroups). */
 const DEVICE_SPLIT = "Each group of strokes is read as one digit; digits that touch need the server.";
@@ -28,11 +33,27 @@ export function isNumberAnswer(result) {
   return Array.isArray(result.digits);
 }
 
-/** The answer as one short text: "7", "2026", or "not a digit" (for the history and feedback). */
+/** True when the answer names a digit (or, in number mode, a number). */
+export function isNamed(result) {
+  const value = isNumberAnswer(result) ? result.number : result.digit;
+  return value !== null && value !== undefined;
+}
+
+/** What an answer that names no digit is, in words: "not a digit", "several digits, not one". */
+function rejectedText(result) {
+  return (REJECTED[result.reason] ?? REJECTED.not_a_digit).toLowerCase();
+}
+
+/** The answer as one short text: "7", "2026", "not a number", "not a digit" or "several
+ * digits, not one" (for the history and feedback). */
 export function answerText(result) {
   if (isNumberAnswer(result)) return result.number ?? "not a number";
-  if (result.digit === null || result.digit === undefined) return "not a digit";
-  return String(result.digit);
+  return isNamed(result) ? String(result.digit) : rejectedText(result);
+}
+
+/** "a 7", "an 8": the article a digit takes when it is read aloud. */
+export function withArticle(digit) {
+  return `${String(digit) === "8" ? "an" : "a"} ${digit}`;
 }
 
 export class ResultView {
@@ -42,6 +63,7 @@ export class ResultView {
   #advice;
   #answeredBy;
   #notice;
+  #switchToNumber;
   #seen;
   #chart;
   #parts;
@@ -54,6 +76,7 @@ export class ResultView {
     this.#advice = root.querySelector("#advice");
     this.#answeredBy = root.querySelector("#answered-by");
     this.#notice = root.querySelector("#notice");
+    this.#switchToNumber = root.querySelector("#switch-to-number");
     this.#seen = root.querySelector("#seen");
     this.#chart = root.querySelector(".chart");
     this.#parts = root.querySelector("#parts");
@@ -68,7 +91,7 @@ export class ResultView {
     this.#root.dataset.kind = number ? "number" : "digit";
     this.#digit.textContent = "?";
     this.#summary.textContent = message ?? (number ? "Draw a number" : "Draw a digit");
-    this.#advice.hidden = true;
+    this.#setAdvice("");
     this.#answeredBy.hidden = true;
     this.#setBars(null);
     this.#setParts([]);
@@ -104,25 +127,21 @@ export class ResultView {
     this.#digit.textContent = String(result.digit);
     this.#summary.textContent = low
       ? `Maybe ${result.digit}? Only ${percent(result.confidence)} sure.`
-      : `It's a ${result.digit}, ${percent(result.confidence)} sure.`;
-    this.#setAdvice(
-      low ? `It could also be a ${ranked[1][0]}. Draw one digit, large and in the middle of the pad.` : "",
-    );
+      : `It's ${withArticle(result.digit)}, ${percent(result.confidence)} sure.`;
+    this.#setAdvice(low ? `It could also be ${withArticle(ranked[1][0])}. ${DRAW_ONE}` : "");
     this.#setBars(result.probabilities, String(result.digit));
     this.#setParts([]);
     this.#drawSeen(result.input ? [result.input] : []);
   }
 
-  /** The server found no single digit: say so plainly, and highlight no bar. */
+  /** The server found no single digit: say so plainly, and highlight no bar. Several digits
+   * get a button that reads them as a number, as the advice suggests. */
   #showRejected(result) {
     this.#root.dataset.state = "rejected";
     this.#root.dataset.kind = "digit";
     this.#digit.textContent = "?";
-    this.#summary.textContent = REJECTED[result.reason] ?? "Not a digit";
-    this.#setAdvice(
-      result.message ||
-        "Draw one digit, 0 to 9, large and in the middle of the pad. For several digits, switch to Number.",
-    );
+    this.#summary.textContent = REJECTED[result.reason] ?? REJECTED.not_a_digit;
+    this.#setAdvice(result.message || DRAW_ONE, result.reason === "several_digits");
     this.#setBars(result.probabilities ?? null, null);
     this.#setParts([]);
     this.#drawSeen(result.input ? [result.input] : []);
@@ -138,17 +157,12 @@ export class ResultView {
       this.showEmpty(result.message || null);
       return;
     }
-    if (result.number === null || result.number === undefined) {
-      const bad = parts.findIndex((part) => part.digit === null || part.digit === undefined);
+    if (!isNamed(result)) {
+      const bad = parts.findIndex((part) => !isNamed(part));
       this.#root.dataset.state = "rejected";
       this.#digit.textContent = parts.map((part) => (part.digit ?? "?")).join("");
-      this.#summary.textContent = "Not a number I can read";
-      this.#setAdvice(
-        result.message ||
-          (bad >= 0
-            ? `Part ${bad + 1} is not a digit${parts[bad].message ? `: ${parts[bad].message}` : "."}`
-            : "Write the digits side by side, each one large, with a small gap between them."),
-      );
+      this.#summary.textContent = numberRejection(result, parts, bad);
+      this.#setAdvice(result.message || parts[bad]?.message || WRITE_NUMBER);
       return;
     }
     const low = result.confidence < LOW_CONFIDENCE;
@@ -157,15 +171,16 @@ export class ResultView {
     this.#summary.textContent = low
       ? `Maybe ${result.number}? Only ${percent(result.confidence)} sure.`
       : `It's ${result.number}, ${percent(result.confidence)} sure.`;
-    this.#setAdvice(
-      low
-        ? "Write the digits side by side, each one large, with a small gap between them. Boxes on the pad show how the drawing was split."
-        : "",
-    );
+    this.#setAdvice(low ? `${WRITE_NUMBER} Boxes on the pad show how the drawing was split.` : "");
   }
 
-  /** A plain-words problem (server down, request refused). The last result stays, dimmed. */
+  /** A plain-words problem (server down, request refused). The last result stays, dimmed;
+   * a drawing that never got an answer says so instead of inviting one. */
   showNotice(message) {
+    if (this.#root.dataset.state === "empty") {
+      this.#root.dataset.state = "unanswered";
+      this.#summary.textContent = "No answer yet";
+    }
     this.#notice.textContent = message;
     this.#notice.hidden = false;
     this.#root.dataset.stale = "true";
@@ -181,9 +196,10 @@ export class ResultView {
     this.#root.setAttribute("aria-busy", String(busy));
   }
 
-  #setAdvice(text) {
+  #setAdvice(text, offerNumberMode = false) {
     this.#advice.hidden = !text;
     this.#advice.textContent = text;
+    this.#switchToNumber.hidden = !offerNumberMode;
   }
 
   #buildBars(list) {
@@ -225,11 +241,9 @@ export class ResultView {
       ...parts.map((part, i) => {
         const item = document.createElement("li");
         item.className = "part";
-        const named = part.digit !== null && part.digit !== undefined;
+        const named = isNamed(part);
         item.dataset.digit = named ? String(part.digit) : "";
-        item.textContent = named
-          ? `${part.digit}, ${percent(part.confidence)} sure`
-          : `not a digit${part.reason ? ` (${part.reason.replaceAll("_", " ")})` : ""}`;
+        item.textContent = named ? `${part.digit}, ${percent(part.confidence)} sure` : rejectedText(part);
         item.setAttribute("aria-label", `Part ${i + 1}: ${item.textContent}`);
         return item;
       }),
@@ -257,4 +271,12 @@ export class ResultView {
     ctx.putImageData(image, 0, 0);
     this.#seen.dataset.filled = String(valid.length > 0);
   }
+}
+
+/** The summary of a number that is not claimed: the drawing as a whole, or the part that
+ * is not a digit ("part N" only when there are several). */
+function numberRejection(result, parts, bad) {
+  if (result.reason === "not_a_number" || bad < 0) return "This doesn't look like a number";
+  const what = parts[bad].reason === "several_digits" ? "looks like several digits" : "is not a digit";
+  return parts.length > 1 ? `Part ${bad + 1} ${what}` : `This ${what}`;
 }
