@@ -205,7 +205,8 @@ def test_history_downloads_as_csv_and_json(desktop) -> None:
 KEEP_MANY = """async () => {
   const { History, HISTORY_LIMIT, entryFor, toCsv } = await import("./js/history.js");
   const history = new History();
-  const answer = { digit: 3, confidence: 0.9, model_version: 'v1, "quoted"', request_id: "r" };
+  const answer = { digit: 3, confidence: 0.9, model_version: 'v1, "quoted"',
+                   request_id: "=HYPERLINK(1)" };
   for (let i = 0; i < HISTORY_LIMIT + 5; i += 1) {
     history.record(entryFor(`d${i}`, "digit", answer, ""));
   }
@@ -215,12 +216,13 @@ KEEP_MANY = """async () => {
 }"""
 
 
-def test_history_keeps_the_newest_rows_and_quotes_csv_cells(desktop) -> None:
+def test_history_keeps_the_newest_rows_quotes_csv_cells_and_defuses_formulas(desktop) -> None:
     page, _ = desktop
     kept = page.evaluate(KEEP_MANY)
     assert kept["count"] == kept["limit"] == 200
     assert (kept["newest"], kept["oldest"]) == ("d204", "d5"), "the oldest rows go first"
     (row,) = csv.DictReader(io.StringIO(kept["csv"]))
     assert row["model_version"] == 'v1, "quoted"'
+    assert row["request_id"] == "'=HYPERLINK(1)", "a spreadsheet must not run it"
     page.reload()
     expect(page.locator(ROWS)).to_have_count(200)

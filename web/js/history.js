@@ -50,10 +50,13 @@ export function entryFor(id, mode, result, thumbnail, time = new Date()) {
 }
 
 /** The rows as CSV (RFC 4180: quoted where needed, CRLF line ends); `feedback` is the label
- * the user gave, if any. */
+ * the user gave, if any. A cell that starts like a formula gets a leading ' (as OWASP
+ * advises, and as the server's feedback export does), so that a spreadsheet shows it as text
+ * instead of running it: rows can be edited in localStorage before they are downloaded. */
 export function toCsv(entries) {
   const cell = (value) => {
-    const text = value === null || value === undefined ? "" : String(value);
+    const raw = value === null || value === undefined ? "" : String(value);
+    const text = /^[=+\-@\t\r]/.test(raw) ? `'${raw}` : raw;
     return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   };
   const value = (entry, column) => (column === "feedback" ? entry.feedback?.label : entry[column]);
