@@ -25,12 +25,6 @@ from serving.segment import (
     reduction,
 )
 
-NUMBER_MESSAGES: dict[str, str] = {
-    "not_a_digit": "Part of this drawing does not look like a digit; redraw the marked part.",
-}
-"""What the number as a whole says when one of its digits is not read."""
-
-
 DIGIT_WEIGHT = 6.0
 """Weight of the model's belief that a part is one digit in its score (see reading_scores)."""
 
@@ -41,9 +35,12 @@ DOUBT = 0.1
 """A narrow piece read whole is cut in a second pass when the model gives "not a digit" at
 least this much, or names its digit with less than 1 - DOUBT (see read_parts)."""
 
-REJECTED_SCORE = -5.0
-"""A candidate the judge rejects (not a digit) counts as this much less sure, so that a
-reading made of digits wins whenever there is one."""
+NOT_A_DIGIT_PRIOR = -1.0
+"""The prior cost of reading a candidate as "not a digit", in log-confidence, on top of
+DIGIT_WEIGHT times the log of the model's belief that it is no one digit. A piece the model
+refuses whole competes with its cut readings on this score: the cuts win only when their
+parts are sure digits, cut cleanly (their priors and severed strokes cost less than this),
+not merely because they exist."""
 
 
 class TooManyDigits(ValueError):
@@ -70,9 +67,12 @@ def number_parts(
     return _prepared(number_layout(picture, max_digits), opened)
 
 
-def number_layout(picture: Picture, max_digits: int) -> Layout:
+def number_layout(
+    picture: Picture, max_digits: int, strokes: list[tuple[float, float]] | None = None
+) -> Layout:
     """The pieces of a decoded drawing (serving.segment.layout), with boxes in its pixels;
-    raises TooManyDigits.
+    raises TooManyDigits. `strokes` is the page's stroke hint (each stroke's [x0, x1] in the
+    picture's pixels), used where the request carries it.
 
     Only the window that holds ink is converted to ink strength and segmented, in the
     whole picture's blocks (see serving.preprocess.ink_window): the same pieces, for half
@@ -83,9 +83,9 @@ def number_layout(picture: Picture, max_digits: int) -> Layout:
     ink, origin = ink_window(grey, factor)
     width = picture.shape[1] if isinstance(picture, np.ndarray) else picture.width
     try:
-        return layout(ink, width / grey.shape[1], max_digits, factor, origin)
+        return layout(ink, width / grey.shape[1], max_digits, factor, origin, strokes)
     except TooManyParts as exc:
-        raise _too_many(exc.count, max_digits) from exc
+        raise _too_many(exc.count, max_digits, exc.wide) from exc
 
 
 def _prepared(
@@ -169,10 +169,14 @@ def _doubted(drawing: Layout, part: NumberParts, probabilities: np.ndarray) -> l
     return doubted
 
 
-def _too_many(count: int, max_digits: int) -> TooManyDigits:
+def _too_many(count: int, max_digits: int, wide: bool = False) -> TooManyDigits:
+    """The error for a drawing of more than `max_digits` digits, saying what was counted:
+    separate parts, or digits read (`wide`: cut from pieces as wide as that many digits)."""
+    what = (
+        f"is as wide as {count} or more digits" if wide else f"has {count} or more separate parts"
+    )
     return TooManyDigits(
-        f"the drawing has {count} or more separate parts; number mode reads at most "
-        f"{max_digits} digits (MAX_DIGITS)"
+        f"the drawing {what}; number mode reads at most {max_digits} digits (MAX_DIGITS)"
     )
 
 
@@ -190,7 +194,7 @@ def number_answer(
     reasons = [judge(image, p) for image, p in zip(parts.inputs, probabilities, strict=True)]
     path = best_path(parts.reading, reading_scores(probabilities, reasons))
     if len(path) > max_digits:
-        raise _too_many(len(path), max_digits)
+        raise _too_many(len(path), max_digits, wide=len(path) > len(parts.layout.groups))
     digits = []
     for k in path:
         p, reason = probabilities[k], reasons[k]
@@ -200,7 +204,7 @@ def number_answer(
         if include_input:
             reply["input"] = parts.inputs[k].astype(np.float64).round(3).tolist()
         digits.append(reply)
-    unread = [d for d in digits if d["digit"] is None]
+    unread = [i for i, d in enumerate(digits) if d["digit"] is None]
     answer: dict = {
         "number": None if unread else "".join(str(d["digit"]) for d in digits),
         "digits": digits,
@@ -208,25 +212,44 @@ def number_answer(
         "blank": False,
         "model_version": version,
     }
-    if unread:
-        answer["reason"] = unread[0]["reason"]
-        answer["message"] = NUMBER_MESSAGES.get(answer["reason"], unread[0]["message"])
+    if len(unread) == len(digits):
+        answer["reason"], answer["message"] = "not_a_number", MESSAGES["not_a_number"]
+    elif unread:
+        answer["reason"], answer["message"] = "not_a_digit", _unread_message(unread)
     return answer
 
 
-def reading_scores(probabilities: np.ndarray, reasons: list[str | None]) -> np.ndarray:
-    """How much each candidate part counts towards a reading: the log of the model's belief
-    that it is one digit (1 - "not a digit", which covers several digits drawn together),
-    plus half the log of its confidence in the digit it names given that.
+def _unread_message(unread: list[int]) -> str:
+    """What a number says when some of its parts are digits and some are not: which parts
+    (counted from 1, left to right) to redraw."""
+    numbers = [str(i + 1) for i in unread]
+    if len(numbers) == 1:
+        return f"Part {numbers[0]} does not look like a digit; redraw it."
+    listed = ", ".join(numbers[:-1]) + " and " + numbers[-1]
+    return f"Parts {listed} do not look like digits; redraw them."
 
-    The first term is what tells a pair of touching digits (the model, trained on them as
-    "not a digit", says so) from one wide digit; the confidence alone does not: a calibrated
-    model is as sure of half a 5 being a 5 as of the whole.
+
+def reading_scores(probabilities: np.ndarray, reasons: list[str | None]) -> np.ndarray:
+    """How much each candidate part counts towards a reading.
+
+    A part read as a digit: the log of the model's belief that it is one digit (1 - "not a
+    digit", which covers several digits drawn together), plus a quarter of the log of its
+    confidence in the digit it names given that. The first term is what tells a pair of
+    touching digits (the model, trained on them as "not a digit", says so) from one wide
+    digit; the confidence alone does not: a calibrated model is as sure of half a 5 being
+    a 5 as of the whole.
+
+    A part the judge rejects is read as "not a digit", on the same scale: the log of the
+    model's belief that it is no one digit, and NOT_A_DIGIT_PRIOR. So a letter that its
+    strips would read as 1s and 4s is not a number, unless the strips are cleaner digits
+    than the letter is a non-digit.
     """
     digit_mass = np.maximum(probabilities[:, :DIGIT_CLASSES].sum(axis=1), 1e-6)
     top = np.maximum(probabilities[:, :DIGIT_CLASSES].max(axis=1), 1e-6)
-    rejected = np.array([0.0 if r is None else REJECTED_SCORE for r in reasons])
-    return DIGIT_WEIGHT * np.log(digit_mass) + SURENESS_WEIGHT * np.log(top / digit_mass) + rejected
+    as_digit = DIGIT_WEIGHT * np.log(digit_mass) + SURENESS_WEIGHT * np.log(top / digit_mass)
+    as_other = DIGIT_WEIGHT * np.log(np.maximum(1.0 - top, 1e-6)) + NOT_A_DIGIT_PRIOR
+    rejected = np.array([r is not None for r in reasons], dtype=bool)
+    return np.where(rejected, as_other, as_digit)
 
 
 def blank_number(version: str) -> dict:
@@ -247,9 +270,11 @@ def read_number(
     run_model: Callable[[np.ndarray], np.ndarray],
     version: str,
     max_digits: int = 64,
+    strokes: list[tuple[float, float]] | None = None,
 ) -> dict:
     """Everything after decoding, for one drawing: what evaluation and tests call."""
-    ((parts, probabilities),) = read_parts([number_layout(picture, max_digits)], run_model)
+    drawing = number_layout(picture, max_digits, strokes)
+    ((parts, probabilities),) = read_parts([drawing], run_model)
     return number_answer(parts, probabilities, version, max_digits)
 
 

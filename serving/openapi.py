@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from serving.answers import MESSAGES
 from serving.contract import CLASS_NAMES, IMAGE_SIZE
-from serving.predictions import IMAGE_TYPES, MODES
+from serving.predictions import IMAGE_TYPES, MAX_STROKES, MODES
 
 DOCS_PAGE = StaticFiles(directory=Path(__file__).resolve().parent / "docs", html=True)
 """/docs: a small page of our own (no CDN, within the CSP) that renders /openapi.json."""
@@ -71,10 +71,24 @@ MODE = {
     "into digits (at most MAX_DIGITS, 12 by default), each with its box.",
 }
 
+STROKES = {
+    "type": ["array", "null"],
+    "maxItems": MAX_STROKES,
+    "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+    "description": "Number mode's stroke hint, as the page sends it: each pen stroke's "
+    "[x0, x1] in the image's pixels. Cuts between touching digits then pass "
+    "only between strokes.",
+}
+
 SCHEMAS: dict[str, dict] = {
     "ImageRequest": {
         "type": "object",
-        "properties": {"image": IMAGE, "include_input": INCLUDE_INPUT, "mode": MODE},
+        "properties": {
+            "image": IMAGE,
+            "include_input": INCLUDE_INPUT,
+            "mode": MODE,
+            "strokes": STROKES,
+        },
         "required": ["image"],
         "not": {"required": ["images"]},
     },

@@ -106,6 +106,12 @@ JOIN_COST = -0.3
 SHORT_COST = -1.5
 """The prior cost of reading a part shorter than TALL digit heights as a digit of its own."""
 
+FULL = 0.75
+"""A part at least this many digit heights tall pays nothing for its height; between TALL and
+FULL it pays part of SHORT_COST. Digits cut from one piece are about as tall as each other
+(people write a number at one size), while strips cut from a letter or a shape (the V of an
+M, a triangle's side, a zigzag's tooth) are shorter than the whole."""
+
 PATH_BAND = 0.25
 """A cut's path may stray this many digit heights either side of the column it starts from."""
 
@@ -116,6 +122,19 @@ where nothing is in its way."""
 PATH_DRIFT = 0.02
 """What a cut's path costs per row at the edge of its band, in severed ink pixels: among
 equally clean paths, the one nearest its start column."""
+
+FLAT = 2.0
+"""A wide piece no taller than this many pen widths is a line, not digits (see _flat): a digit
+is several pen widths tall, or the pen would fill it in."""
+
+STRADDLE = 0.15
+"""With the page's stroke hint, a cut that one stroke reaches past by this many digit heights
+on both sides is no cut between digits (see _hinted); a neighbour's stroke that only
+touches or crosses a little (a 7's bar over a 4) reaches less far."""
+
+SHARED = 0.5
+"""With the stroke hint, two strokes that share this much of the narrower one's columns are
+one digit's (see _hinted): neighbouring digits share a few columns at most."""
 
 SAME_PATH = 0.04
 """Two cuts whose paths are on average closer than this many digit heights are one."""
@@ -143,11 +162,16 @@ path); a part is the piece's ink from its left cut's column up to, not including
 
 
 class TooManyParts(ValueError):
-    """The drawing has more separate parts than the caller accepts as digits."""
+    """The drawing has more digits than the caller accepts: more separate parts, or pieces
+    as wide as that many digits of their height (`wide`)."""
 
-    def __init__(self, count: int) -> None:
-        super().__init__(f"the drawing has at least {count} separate parts")
+    def __init__(self, count: int, wide: bool = False) -> None:
+        what = "is as wide as" if wide else "has"
+        super().__init__(
+            f"the drawing {what} at least {count} {'digits' if wide else 'separate parts'}"
+        )
         self.count = count
+        self.wide = wide
 
 
 @dataclass(frozen=True)
@@ -170,6 +194,8 @@ class _Piece:
     x1: int
     y1: int
     mass: float
+    flat: bool = False
+    """A line: no taller than FLAT pen widths, so no row of digits (see _flat)."""
 
     @property
     def width(self) -> int:
@@ -260,6 +286,9 @@ class Layout:
     height: float
     origin: tuple[int, int] = (0, 0)
     """Where `ink` starts in the drawing (row, column), when it is only its inked window."""
+    strokes: tuple[tuple[float, float], ...] | None = None
+    """The pen strokes' column ranges in the reduced mask (the page's stroke hint), if the
+    request carried them: cuts then pass only between strokes (see _hinted)."""
 
 
 def layout(
@@ -268,6 +297,7 @@ def layout(
     max_parts: int | None = None,
     factor: int | None = None,
     origin: tuple[int, int] = (0, 0),
+    strokes: list[tuple[float, float]] | None = None,
 ) -> Layout:
     """The pieces of a drawing (none for a blank one); raises TooManyParts as segment does.
 
@@ -275,21 +305,30 @@ def layout(
     serving.preprocess.ink_window): then `factor` is the drawing's own reduction (see
     reduction) and `origin` is where the window starts, a whole number of factor-sized blocks
     from the drawing's corner, so that the pieces are the ones the whole drawing gives, and
-    the boxes are in its pixels.
+    the boxes are in its pixels. `strokes` is the page's stroke hint, each stroke's [x0, x1]
+    in the drawing's pixels.
     """
     factor = reduction(ink.shape[0]) if factor is None else factor
     small = _reduce(ink, factor)
     labels, pieces = components(small)
+    hint = None
+    if strokes is not None:
+        hint = tuple(
+            ((x0 / scale - origin[1]) / factor, (x1 / scale - origin[1]) / factor)
+            for x0, x1 in strokes
+        )
     if not pieces:
-        return Layout(ink, scale, factor, labels, [], 0.0, origin)
+        return Layout(ink, scale, factor, labels, [], 0.0, origin, hint)
     height = typical_height(pieces)
     groups = merge(pieces, height, None if max_parts is None else 3 * max_parts)
+    groups = [_flat(labels, g) for g in groups]
     if max_parts is not None:
         # Before any crop is made: a scribble as wide as 40 digits costs nothing more.
-        least = sum(1 if g.width <= SPLIT_WIDTH * height else _count(g, height) for g in groups)
+        single = [g.flat or g.width <= SPLIT_WIDTH * height for g in groups]
+        least = sum(1 if one else _count(g, height) for g, one in zip(groups, single, strict=True))
         if least > max_parts:
-            raise TooManyParts(least)
-    return Layout(ink, scale, factor, labels, groups, height, origin)
+            raise TooManyParts(least, wide=not all(single))
+    return Layout(ink, scale, factor, labels, groups, height, origin, hint)
 
 
 def may_hold_two(drawing: Layout) -> list[int]:
@@ -345,8 +384,10 @@ def lattice(drawing: Layout, opened: Collection[int] | None = ()) -> Reading:
     ) -> None:
         crop = _crop(ink, labels, factor, scale, drawing.origin, piece, left, right, spill)
         if crop is not None:
-            if crop.box[3] - crop.box[1] < TALL * height * factor * scale:
-                prior += SHORT_COST  # no digit is that short: a scrap, a bar, a flag
+            tall = (crop.box[3] - crop.box[1]) / (height * factor * scale)
+            # No digit is shorter than TALL (a scrap, a bar, a flag), and the digits of one
+            # number are written at one size: a part between TALL and FULL pays in part.
+            prior += SHORT_COST * float(np.clip((FULL - tall) / (FULL - TALL), 0.0, 1.0))
             wide = (crop.box[2] - crop.box[0]) / (height * factor * scale) - WIDE
             cut += WIDE_COST * max(wide, 0.0)  # evidence against, as the model's is
         crops.append(crop)
@@ -364,10 +405,17 @@ def lattice(drawing: Layout, opened: Collection[int] | None = ()) -> Reading:
         zip(groups, points, found, strict=True)
     ):
         bounds, paths, severed = _distinct(bounds, paths, severed, default, height)
+        owners = None
+        if drawing.strokes is not None:
+            bounds, paths, severed, owners = _hinted(
+                group, bounds, paths, severed, drawing.strokes, height
+            )
         first = node
         for i, left in enumerate(bounds):
             for j in range(i + 1, len(bounds)):
                 right = bounds[j]
+                if owners is not None and not owners[i:j].any() and (i, j) != (0, len(bounds) - 1):
+                    continue  # no stroke of its own: a piece of a stroke is not a digit
                 if (left, right) in default:
                     prior = 0.0
                 elif (j - i <= MAX_SPAN and right - left <= MAX_PART * height) or (
@@ -410,6 +458,53 @@ def lattice(drawing: Layout, opened: Collection[int] | None = ()) -> Reading:
         node + 1,
         [p for (_, _, c, _), p in zip(edges, own, strict=True) if c in renumber],
         [keys[i] for i in kept],
+    )
+
+
+def _hinted(
+    piece: _Piece,
+    bounds: list[int],
+    paths: list[Cut],
+    severed: list[float],
+    strokes: tuple[tuple[float, float], ...],
+    height: float,
+) -> tuple[list[int], list[Cut], list[float], np.ndarray]:
+    """A piece's cuts with the page's stroke hint. A person lifts the pen between digits and
+    writes them side by side, so a cut is no place between digits, and is dropped, where a
+    stroke reaches across it by STRADDLE digit heights on both sides (the bar of an A or an
+    H, a zigzag, a row of loops), or where a stroke on its left and one on its right share
+    half the columns of the narrower (a 1's flag and its stem, the two strokes of a 4).
+    Also, for each interval between the kept cuts, whether a stroke of the piece has its
+    middle there: a part must own a stroke to be a digit."""
+    reach = STRADDLE * height
+    mine = [(x0, x1) for x0, x1 in strokes if piece.x0 - reach < (x0 + x1) / 2 < piece.x1 + reach]
+    middles = np.array([(x0 + x1) / 2 for x0, x1 in mine])
+
+    def between_digits(path: Cut) -> bool:
+        low, high, at = np.min(path), np.max(path), np.mean(path)
+        if any(x0 < low - reach and x1 > high + reach for x0, x1 in mine):
+            return False
+        left = [s for s, m in zip(mine, middles, strict=True) if m < at]
+        right = [s for s, m in zip(mine, middles, strict=True) if m >= at]
+        return not any(
+            min(a[1], b[1]) - max(a[0], b[0]) >= SHARED * min(a[1] - a[0], b[1] - b[0])
+            for a in left
+            for b in right
+        )
+
+    last = len(paths) - 1
+    kept = [k for k, path in enumerate(paths) if k in (0, last) or between_digits(path)]
+    places = [float(np.mean(paths[k])) for k in kept]
+    owners = np.array(
+        [bool(((middles >= a) & (middles < b)).any()) for a, b in pairwise(places)], dtype=bool
+    )
+    if owners.size and not owners.any():
+        owners[:] = True  # no stroke lies in the piece: the hint does not describe it
+    return (
+        [bounds[k] for k in kept],
+        [paths[k] for k in kept],
+        [severed[k] for k in kept],
+        owners,
     )
 
 
@@ -636,7 +731,23 @@ def _offered_cuts(piece: _Piece, height: float, opened: bool) -> bool:
     """Whether a piece is offered cut: tall enough for a digit, and wider than two narrow
     digits side by side if opened (see may_hold_two), than two digits otherwise."""
     limit = NARROW_SPLIT if opened else CONSIDER_SPLIT
-    return piece.height >= TALL * height and piece.width > limit * _own(piece, height)
+    return (
+        not piece.flat
+        and piece.height >= TALL * height
+        and piece.width > limit * _own(piece, height)
+    )
+
+
+def _flat(labels: np.ndarray, piece: _Piece) -> _Piece:
+    """The piece, marked flat if it is a line: wider than two digits of its height, and no
+    more than FLAT pen widths tall. A minus sign or an underline is one part, never a row of
+    digits to cut; however long, it counts as one part."""
+    if piece.width <= CONSIDER_SPLIT * piece.height:
+        return piece
+    region = np.isin(labels[piece.y0 : piece.y1, piece.x0 : piece.x1], list(piece.labels))
+    if piece.height > FLAT * _pen_width(region):
+        return piece
+    return _Piece(piece.labels, piece.x0, piece.y0, piece.x1, piece.y1, piece.mass, flat=True)
 
 
 def has_touching_digits(drawing: Layout) -> bool:
