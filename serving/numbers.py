@@ -15,6 +15,7 @@ from serving.answers import MESSAGES, digit_answer, is_blob, judge, rejected_ans
 from serving.contract import DIGIT_CLASSES, IMAGE_SIZE, OUTPUT_CLASSES
 from serving.preprocess import Picture, grey_levels, ink_window, normalize_digit
 from serving.segment import (
+    DigitCrop,
     Layout,
     Reading,
     TooManyParts,
@@ -64,7 +65,7 @@ def number_parts(
     `opened` says which narrow pieces are offered cut (see serving.segment.candidates);
     the default, all that may hold two digits, is the full set of candidates in one pass.
     """
-    return _prepared(number_layout(picture, max_digits), opened)
+    return _prepared(number_layout(picture, max_digits), opened)[0]
 
 
 def number_layout(
@@ -89,18 +90,30 @@ def number_layout(
 
 
 def _prepared(
-    drawing: Layout, opened: Collection[int] | None, known: dict[tuple, np.ndarray] | None = None
-) -> NumberParts:
-    """The lattice of a layout and each crop's model input (reused from `known` by key)."""
-    reading = lattice(drawing, opened)
-    inputs = []
+    drawing: Layout,
+    opened: Collection[int] | None,
+    before: tuple[NumberParts, np.ndarray] | None = None,
+) -> tuple[NumberParts, dict[tuple, np.ndarray]]:
+    """The lattice of a layout and each crop's model input, and the probabilities already
+    known by key (from `before`, an earlier pass whose crops and inputs are reused)."""
+    known: dict[tuple, np.ndarray] = {}
+    crops: dict[tuple, DigitCrop] = {}
+    inputs: dict[tuple, np.ndarray] = {}
+    if before is not None:
+        old, seen = before
+        for key, crop, image, p in zip(
+            old.reading.keys, old.reading.crops, old.inputs, seen, strict=True
+        ):
+            known[key], crops[key], inputs[key] = p, crop, image
+    reading = lattice(drawing, opened, crops)
+    prepared = []
     for key, crop in zip(reading.keys, reading.crops, strict=True):
-        if known is not None and key in known:
-            inputs.append(known[key])
+        if key in inputs:
+            prepared.append(inputs[key])
             continue
         image = normalize_digit(crop.ink)
-        inputs.append(np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32) if image is None else image)
-    return NumberParts(reading, inputs, drawing)
+        prepared.append(np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32) if image is None else image)
+    return NumberParts(reading, prepared, drawing), known
 
 
 def read_parts(
@@ -112,31 +125,37 @@ def read_parts(
     The first run reads each narrow piece whole (and the wide ones with their cuts): on
     separated digits that is one crop per digit. A narrow piece that may hold two digits
     (a 1 against a 7) and that the model doubts whole (see DOUBT) is then offered cut, and
-    only its new parts go through the model in a second run. So over-segmenting narrow
-    pieces costs nothing on a number written with gaps.
+    only its new parts are cropped and go through the model in a second run. So
+    over-segmenting narrow pieces costs nothing on a number written with gaps.
     """
-    first = [_prepared(drawing, ()) for drawing in drawings]
+    first = [_prepared(drawing, ())[0] for drawing in drawings]
     probabilities = _run(run_model, [part.inputs for part in first])
-    result: list[tuple[NumberParts, np.ndarray] | None] = []
-    second: list[tuple[int, NumberParts, dict[tuple, np.ndarray]]] = []
-    for index, (drawing, part, p) in enumerate(zip(drawings, first, probabilities, strict=True)):
+    second: list[tuple[NumberParts, dict[tuple, np.ndarray] | None]] = []
+    for drawing, part, p in zip(drawings, first, probabilities, strict=True):
         doubted = _doubted(drawing, part, p)
-        if not doubted:
-            result.append((part, p))
-            continue
-        known = dict(zip(part.reading.keys, part.inputs, strict=True))
-        seen = dict(zip(part.reading.keys, p, strict=True))
-        result.append(None)
-        second.append((index, _prepared(drawing, doubted, known), seen))
+        second.append(_prepared(drawing, doubted, (part, p)) if doubted else (part, None))
     new_inputs = [
-        [x for key, x in zip(part.reading.keys, part.inputs, strict=True) if key not in seen]
-        for _, part, seen in second
+        []
+        if seen is None
+        else [x for key, x in zip(part.reading.keys, part.inputs, strict=True) if key not in seen]
+        for part, seen in second
     ]
-    for (index, part, seen), new_p in zip(second, _run(run_model, new_inputs), strict=True):
+    result = []
+    for (part, seen), new_p, old_p in zip(
+        second, _run(run_model, new_inputs), probabilities, strict=True
+    ):
+        if seen is None:
+            result.append((part, old_p))
+            continue
         fresh = iter(new_p)
         p = np.stack([seen[key] if key in seen else next(fresh) for key in part.reading.keys])
-        result[index] = (part, p)
-    return [r for r in result if r is not None]
+        result.append((part, p))
+    return result
+
+
+def _reasons(parts: NumberParts, probabilities: np.ndarray) -> list[str | None]:
+    """The judge's reason against each candidate part (None: a digit)."""
+    return [judge(image, p) for image, p in zip(parts.inputs, probabilities, strict=True)]
 
 
 def _run(
@@ -191,7 +210,7 @@ def number_answer(
     its box, and the number if every digit is read. Raises TooManyDigits over the limit."""
     if not parts.inputs:
         return blank_number(version)
-    reasons = [judge(image, p) for image, p in zip(parts.inputs, probabilities, strict=True)]
+    reasons = _reasons(parts, probabilities)
     path = best_path(parts.reading, reading_scores(probabilities, reasons))
     if len(path) > max_digits:
         raise _too_many(len(path), max_digits, wide=len(path) > len(parts.layout.groups))

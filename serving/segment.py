@@ -358,18 +358,20 @@ def candidates(
     return lattice(layout(ink, scale, max_parts), opened)
 
 
-def lattice(drawing: Layout, opened: Collection[int] | None = ()) -> Reading:
-    """candidates() on a layout already found: every part offered, and how they chain."""
+def lattice(
+    drawing: Layout,
+    opened: Collection[int] | None = (),
+    known: dict[tuple, DigitCrop] | None = None,
+) -> Reading:
+    """candidates() on a layout already found: every part offered, and how they chain.
+    Crops in `known` (by key, from a reading of the same layout) are reused."""
     if not drawing.groups:
         return Reading([], [], 1)
     ink, scale, factor, labels = drawing.ink, drawing.scale, drawing.factor, drawing.labels
     groups, height = drawing.groups, drawing.height
     if opened is None:
         opened = may_hold_two(drawing)
-    crops: list[DigitCrop | None] = []
-    edges: list[tuple[int, int, int, float]] = []
-    own: list[float] = []
-    keys: list[tuple] = []
+    specs: list[tuple[tuple, int, int, Part, float, float]] = []
 
     def add(
         key: tuple,
@@ -382,18 +384,7 @@ def lattice(drawing: Layout, opened: Collection[int] | None = ()) -> Reading:
         cut: float = 0.0,
         spill: int = 0,
     ) -> None:
-        crop = _crop(ink, labels, factor, scale, drawing.origin, piece, left, right, spill)
-        if crop is not None:
-            tall = (crop.box[3] - crop.box[1]) / (height * factor * scale)
-            # No digit is shorter than TALL (a scrap, a bar, a flag), and the digits of one
-            # number are written at one size: a part between TALL and FULL pays in part.
-            prior += SHORT_COST * float(np.clip((FULL - tall) / (FULL - TALL), 0.0, 1.0))
-            wide = (crop.box[2] - crop.box[0]) / (height * factor * scale) - WIDE
-            cut += WIDE_COST * max(wide, 0.0)  # evidence against, as the model's is
-        crops.append(crop)
-        keys.append(key)
-        edges.append((start, end, len(crops) - 1, prior - cut))
-        own.append(prior)
+        specs.append((key, start, end, (piece, left, right, spill), prior, cut))
 
     spill = int(SPILL * height)
     node = 0
@@ -450,15 +441,30 @@ def lattice(drawing: Layout, opened: Collection[int] | None = ()) -> Reading:
                 span = (ends[k][0] + i, ends[k + 1][1], joined, left, joined.x1, JOIN_COST)
                 add((k, "bar", bounds[i]), *span, severed[i])
                 add((k, "bar", bounds[i], "spill"), *span, severed[i], spill)
-    kept = [i for i, crop in enumerate(crops) if crop is not None]
-    renumber = {old: new for new, old in enumerate(kept)}
-    return Reading(
-        [crops[i] for i in kept],
-        [(s, e, renumber[c], p) for s, e, c, p in edges if c in renumber],
-        node + 1,
-        [p for (_, _, c, _), p in zip(edges, own, strict=True) if c in renumber],
-        [keys[i] for i in kept],
-    )
+    crops: list[DigitCrop] = []
+    edges: list[tuple[int, int, int, float]] = []
+    own: list[float] = []
+    keys: list[tuple] = []
+    known = known or {}
+    new = [spec for spec in specs if spec[0] not in known]
+    made = _crops(ink, labels, factor, scale, drawing.origin, [spec[3] for spec in new])
+    found = known | {spec[0]: crop for spec, crop in zip(new, made, strict=True)}
+    unit = height * factor * scale
+    for key, start, end, _, prior, cut in specs:
+        crop = found[key]
+        if crop is None:
+            continue
+        tall = (crop.box[3] - crop.box[1]) / unit
+        # No digit is shorter than TALL (a scrap, a bar, a flag), and the digits of one
+        # number are written at one size: a part between TALL and FULL pays in part.
+        prior += SHORT_COST * float(np.clip((FULL - tall) / (FULL - TALL), 0.0, 1.0))
+        wide = (crop.box[2] - crop.box[0]) / unit - WIDE
+        cut += WIDE_COST * max(wide, 0.0)  # evidence against, as the model's is
+        edges.append((start, end, len(crops), prior - cut))
+        own.append(prior)
+        crops.append(crop)
+        keys.append(key)
+    return Reading(crops, edges, node + 1, own, keys)
 
 
 def _hinted(
@@ -970,20 +976,40 @@ def _cuts(profile: np.ndarray, count: int) -> list[int]:
     return sorted(set(cuts))
 
 
-def _crop(
+Part = tuple[_Piece, Cut, Cut, int]
+"""A part to crop: its piece, its left and right cuts, and how far it spills past a path."""
+
+
+def _crops(
     ink: np.ndarray,
     labels: np.ndarray,
     factor: int,
     scale: float,
     origin: tuple[int, int],
-    piece: _Piece,
-    left_cut: Cut,
-    right_cut: Cut,
-    spill: int = 0,
-) -> DigitCrop | None:
-    """The ink of one part at full resolution, with the part's box in original pixels
-    (`ink` starting at `origin` of the drawing): the piece's ink between two cuts (columns,
-    or paths with one column per row), and up to `spill` columns past a path (see SPILL)."""
+    parts: list[Part],
+) -> list[DigitCrop | None]:
+    """Each part's ink at full resolution, with its box in original pixels (`ink` starting at
+    `origin` of the drawing): the piece's ink between two cuts (columns, or paths with one
+    column per row), and up to `spill` columns past a path (see SPILL); None for a part
+    with no ink. The scraps of the neighbours are dropped from all cut parts at once."""
+    regions = [_region(labels, *part) for part in parts]
+    cut = [
+        k
+        for k, (found, (piece, _, _, _)) in enumerate(zip(regions, parts, strict=True))
+        if found is not None and (found[1], found[1] + found[0].shape[1]) != (piece.x0, piece.x1)
+    ]
+    for k, kept in zip(cut, _drop_scraps([regions[k][0] for k in cut]), strict=True):
+        regions[k] = (kept, regions[k][1])
+    return [
+        None if found is None else _finish(ink, labels, factor, scale, origin, part[0], *found)
+        for found, part in zip(regions, parts, strict=True)
+    ]
+
+
+def _region(
+    labels: np.ndarray, piece: _Piece, left_cut: Cut, right_cut: Cut, spill: int
+) -> tuple[np.ndarray, int] | None:
+    """A part's pixels in the reduced mask, over the piece's rows, from the column returned."""
     left_spill = spill if isinstance(left_cut, np.ndarray) else 0
     right_spill = spill if isinstance(right_cut, np.ndarray) else 0
     left = max(int(np.min(left_cut)) - left_spill, piece.x0)
@@ -1001,12 +1027,25 @@ def _crop(
             columns < np.reshape(right_cut, (-1, 1)) + right_spill
         )
         region &= between
-    if (left, right) != (piece.x0, piece.x1):
-        region = _drop_scraps(region)
+    return region, left
+
+
+def _finish(
+    ink: np.ndarray,
+    labels: np.ndarray,
+    factor: int,
+    scale: float,
+    origin: tuple[int, int],
+    piece: _Piece,
+    region: np.ndarray,
+    left: int,
+) -> DigitCrop | None:
+    """A part's crop from its pixels in the reduced mask (see _region)."""
     rows = np.flatnonzero(region.any(axis=1))
     cols = np.flatnonzero(region.any(axis=0))
     if rows.size == 0:
         return None
+    window_labels = labels[piece.y0 : piece.y1, left : left + region.shape[1]]
     inside = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     region = region[inside]
     top, left = (piece.y0 + rows[0]) * factor, (left + cols[0]) * factor
@@ -1033,11 +1072,32 @@ def _crop(
     return DigitCrop(digit.astype(np.float32, copy=False), box)
 
 
-def _drop_scraps(region: np.ndarray) -> np.ndarray:
-    """A cut part without the small pieces of the neighbour that the straight cut left in it."""
-    labels, label, _, starts, ends = _label(region)
-    if label.size == 0 or label.max() < 2:
-        return region
-    mass = np.bincount(label, weights=ends - starts)
-    keep = np.flatnonzero(mass >= SCRAP * mass.sum())
-    return np.isin(labels, keep)
+def _drop_scraps(regions: list[np.ndarray]) -> list[np.ndarray]:
+    """Cut parts without the small pieces of the neighbour that their cuts left in them:
+    components under SCRAP of their part's mass. All parts are labelled together, side by
+    side with a column of paper between them, in one pass (a pass per part cost most of the
+    time of a number of touching digits)."""
+    if not regions:
+        return []
+    rows = max(region.shape[0] for region in regions)
+    widths = np.array([region.shape[1] + 1 for region in regions])
+    firsts = np.cumsum(widths) - widths
+    side_by_side = np.zeros((rows, int(widths.sum())), dtype=bool)
+    for region, first in zip(regions, firsts, strict=True):
+        side_by_side[: region.shape[0], first : first + region.shape[1]] = region
+    labels, label, _, starts, ends = _label(side_by_side)
+    if label.size == 0:
+        return regions
+    part = np.searchsorted(firsts, starts, side="right") - 1
+    lengths = ends - starts
+    part_mass = np.bincount(part, weights=lengths, minlength=len(regions))
+    mass = np.bincount(label, weights=lengths)
+    owner = np.zeros(len(mass), dtype=np.int64)
+    owner[label] = part
+    keep = mass >= SCRAP * part_mass[owner]
+    keep[0] = False
+    kept = keep[labels]
+    return [
+        kept[: region.shape[0], first : first + region.shape[1]]
+        for region, first in zip(regions, firsts, strict=True)
+    ]
