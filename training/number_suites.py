@@ -186,7 +186,7 @@ def _scribble(r: np.random.Generator) -> Glyph:
 
 def _line(r: np.random.Generator) -> Glyph:
     """A long line: a minus sign or an underline, a little wavy or tilted; height 1 is its
-    own tiny height (see _place)."""
+    own tiny height (see place)."""
     length = r.uniform(2.0, 6.0)
     x = np.linspace(0, length, 20)
     return length, [np.stack([x, 0.5 + 0.5 * np.sin(x * r.uniform(0.5, 2))], axis=1)]
@@ -261,7 +261,7 @@ def _writer(points: np.ndarray, shear: float, r: np.random.Generator) -> np.ndar
     return dense + np.stack([shear * (1 - dense[:, 1]), np.zeros(len(dense))], axis=1)
 
 
-def _place(row: list[Glyph], r: np.random.Generator, kind: str, truth: str | None) -> Drawing:
+def place(row: list[Glyph], r: np.random.Generator, kind: str, truth: str | None) -> Drawing:
     """Glyphs written left to right on the pad with a person's gaps, sized to fit."""
     width, height = PAD
     size = r.uniform(0.4, 0.7) * height
@@ -290,7 +290,7 @@ def non_numbers(per_kind: int = PER_KIND, seed: int = SUITE_SEED) -> list[Drawin
     """The non-number suite: `per_kind` drawings of each kind."""
     r = np.random.default_rng(seed)
     return [
-        _place(make(r), r, kind, None)
+        place(make(r), r, kind, None)
         for kind, make in NON_NUMBERS.items()
         for _ in range(per_kind)
     ]
@@ -307,5 +307,5 @@ def european_numbers(per_style: int = PER_KIND, seed: int = SUITE_SEED + 1) -> l
             row = [DIGITS[c] for c in text]
             for at in r.choice(length, size=int(r.integers(1, length + 1)), replace=False):
                 text[at], row[at] = digit, make(r)
-            drawings.append(_place(row, r, kind, "".join(text)))
+            drawings.append(place(row, r, kind, "".join(text)))
     return drawings
