@@ -23,6 +23,7 @@ from serving.segment import (
     lattice,
     layout,
     may_hold_two,
+    path_share,
     reduction,
 )
 
@@ -211,7 +212,8 @@ def number_answer(
     if not parts.inputs:
         return blank_number(version)
     reasons = _reasons(parts, probabilities)
-    path = best_path(parts.reading, reading_scores(probabilities, reasons))
+    scores = reading_scores(probabilities, reasons)
+    path = best_path(parts.reading, scores)
     if len(path) > max_digits:
         raise _too_many(len(path), max_digits, wide=len(path) > len(parts.layout.groups))
     digits = []
@@ -227,7 +229,12 @@ def number_answer(
     answer: dict = {
         "number": None if unread else "".join(str(d["digit"]) for d in digits),
         "digits": digits,
-        "confidence": 0.0 if unread else _product([d["confidence"] for d in digits]),
+        "confidence": 0.0
+        if unread
+        else _product(
+            [d["confidence"] for d in digits],
+            path_share(parts.reading, scores, np.array([r is None for r in reasons]), path),
+        ),
         "blank": False,
         "model_version": version,
     }
@@ -297,6 +304,8 @@ def read_number(
     return number_answer(parts, probabilities, version, max_digits)
 
 
-def _product(confidences: list[float]) -> float:
-    """The number's confidence: the chance that every digit is right, if they err apart."""
-    return round(float(np.prod(confidences)), 4)
+def _product(confidences: list[float], split: float) -> float:
+    """The number's confidence: the chance that every digit is right, if they err apart,
+    and that the drawing is split right (`split`, see serving.segment.path_share: digits
+    apart have one split; touching digits that read as well cut another way do not)."""
+    return round(float(np.prod(confidences)) * split, 4)

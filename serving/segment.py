@@ -541,6 +541,22 @@ def best_path(reading: Reading, scores: np.ndarray) -> list[int]:
     return path[::-1]
 
 
+def path_share(reading: Reading, scores: np.ndarray, allowed: np.ndarray, path: list[int]) -> float:
+    """The share of a reading among all readings made of `allowed` crops, each weighed by
+    the exponential of its total (prior plus score, as best_path adds them): how sure the
+    reading is of its split against the other ways to read the same ink as digits. One
+    close rival halves it; a drawing with one way to read it (digits apart) gets 1."""
+    value = np.full(len(reading.crops), -np.inf)
+    for _, _, crop, prior in reading.edges:
+        value[crop] = prior + float(scores[crop])
+    total = np.full(reading.nodes, -np.inf)
+    total[0] = 0.0
+    for start, end, crop, _ in sorted(reading.edges):
+        if allowed[crop]:
+            total[end] = np.logaddexp(total[end], total[start] + value[crop])
+    return float(np.exp(min(0.0, value[path].sum() - total[-1])))
+
+
 def reduction(rows: int) -> int:
     """The whole factor that reduces a drawing of `rows` rows to about LABEL_ROWS."""
     return max(1, round(rows / LABEL_ROWS))
