@@ -18,11 +18,16 @@ so both paths of the server are measured: with the hint, and the image alone.
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from serving.model import DigitModel
+from serving.numbers import read_number
+from serving.settings import Settings
 from training.canvas import render_strokes
+from training.numbers import CONFIDENT_WRONG
 
 SUITE_SEED = 2718
 """The number suites' random stream: no generator of training data uses it."""
@@ -290,9 +295,7 @@ def non_numbers(per_kind: int = PER_KIND, seed: int = SUITE_SEED) -> list[Drawin
     """The non-number suite: `per_kind` drawings of each kind."""
     r = np.random.default_rng(seed)
     return [
-        place(make(r), r, kind, None)
-        for kind, make in NON_NUMBERS.items()
-        for _ in range(per_kind)
+        place(make(r), r, kind, None) for kind, make in NON_NUMBERS.items() for _ in range(per_kind)
     ]
 
 
@@ -309,3 +312,71 @@ def european_numbers(per_style: int = PER_KIND, seed: int = SUITE_SEED + 1) -> l
                 text[at], row[at] = digit, make(r)
             drawings.append(place(row, r, kind, "".join(text)))
     return drawings
+
+
+def suite_report(model_path: Path, per_kind: int = PER_KIND) -> dict:
+    """Both suites through the server's number mode and the model, with the page's stroke
+    hint and on the image alone: the share passed, by kind, and the share of wrong numbers
+    claimed at CONFIDENT_WRONG or more (for a non-number, any number claimed is wrong)."""
+    run = DigitModel.load(Path(model_path)).predict  # exactly what is served
+    max_digits = Settings().max_digits  # the server's default limit, as a request meets it
+    suites = {"non_numbers": non_numbers(per_kind), "european": european_numbers(per_kind)}
+    report: dict = {"per_kind": per_kind, "seed": SUITE_SEED}
+    for name, drawings in suites.items():
+        for path, hinted in (("with_hint", True), ("image_alone", False)):
+            rows = []
+            for drawing in drawings:
+                strokes = [(float(a), float(b)) for a, b in drawing.strokes] if hinted else None
+                answer = read_number(drawing.image, run, "evaluation", max_digits, strokes)
+                rows.append((drawing.kind, drawing.truth, answer["number"], answer["confidence"]))
+            report.setdefault(name, {})[path] = _shares(rows)
+    return report
+
+
+def _shares(rows: list[tuple[str, str | None, str | None, float]]) -> dict:
+    """Passed and confidently wrong, overall and by kind, from (kind, truth, read, confidence)."""
+
+    def passed(row: tuple) -> bool:
+        _, truth, read, confidence = row
+        return read == truth if truth is not None else read is None or confidence < CONFIDENT
+
+    def wrong(row: tuple) -> bool:
+        _, truth, read, confidence = row
+        return read is not None and read != truth and confidence >= CONFIDENT_WRONG
+
+    def share(selected: list[tuple]) -> dict:
+        count = max(len(selected), 1)
+        return {
+            "passed": round(sum(map(passed, selected)) / count, 4),
+            "wrong_at_0.9_or_more": round(sum(map(wrong, selected)) / count, 4),
+            "count": len(selected),
+        }
+
+    kinds = sorted({row[0] for row in rows})
+    return {
+        **share(rows),
+        "by_kind": {kind: share([row for row in rows if row[0] == kind]) for kind in kinds},
+        "misses": [
+            {"kind": kind, "true": truth, "read": read, "confidence": confidence}
+            for kind, truth, read, confidence in rows
+            if not passed((kind, truth, read, confidence))
+        ][:20],
+    }
+
+
+def main() -> None:
+    """python -m training.number_suites: both number suites' figures, as the model card has them."""
+    import argparse
+    import json
+
+    from serving.contract import MODEL_FILE
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--model", type=Path, default=Path("artifacts") / MODEL_FILE)
+    parser.add_argument("--per-kind", type=int, default=PER_KIND)
+    args = parser.parse_args()
+    print(json.dumps(suite_report(args.model, args.per_kind), indent=1))
+
+
+if __name__ == "__main__":
+    main()
