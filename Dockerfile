@@ -5,6 +5,9 @@ ARG PYTHON_IMAGE=python:3.11-slim
 
 # --- builder: a venv with the serve extra's requirements only -------------------------------
 FROM ${PYTHON_IMAGE} AS builder
+# The extras to install: `serve`, or `serve,postgres` for an image that stores feedback in
+# PostgreSQL (FEEDBACK_DB=postgresql://..., as the Kubernetes manifest can).
+ARG EXTRAS=serve
 WORKDIR /src
 # binutils (strip, readelf) in the builder only, for deploy/slim-venv.sh: it never reaches the
 # image, so its version (whatever the base's Debian has) is not pinned.
@@ -13,12 +16,12 @@ RUN apt-get update -qq \
     && apt-get install --yes --quiet --no-install-recommends binutils >/dev/null \
     && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml deploy/slim-venv.sh ./
-# Install the serve extra's requirements, read from pyproject.toml (the one source of truth),
+# Install the extras' requirements, read from pyproject.toml (the one source of truth),
 # not the project itself: the package also ships training/, which has no place here.
 # No .pyc files yet: the runtime stage compiles only the modules serving imports.
 # pip_cert is an optional build secret: a CA bundle for networks that intercept TLS.
 RUN --mount=type=secret,id=pip_cert \
-    python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['serve']; print(*deps, sep='\n')" > requirements-serve.txt \
+    python -c "import os, tomllib; extras = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print(*(d for e in os.environ['EXTRAS'].split(',') for d in extras[e]), sep='\n')" > requirements-serve.txt \
     && python -m venv /opt/venv \
     && if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
     && /opt/venv/bin/pip install --no-cache-dir --no-compile --disable-pip-version-check \

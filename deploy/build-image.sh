@@ -9,18 +9,19 @@ cd "$(dirname "$0")/.."
 source deploy/engine.sh
 
 IMAGE="${IMAGE:-number-visualizer:latest}"
+EXTRAS="${EXTRAS:-serve}"  # serve,postgres for an image that can store feedback in PostgreSQL
 BASE_IMAGE="${BASE_IMAGE:-docker.io/library/python:3.11-slim}"
 
-secret=()
+build_args=(--build-arg "EXTRAS=$EXTRAS")
 if [[ -n "${PIP_CERT:-}" && -s "$PIP_CERT" ]]; then
-    secret=(--secret "id=pip_cert,src=$PIP_CERT")
+    build_args+=(--secret "id=pip_cert,src=$PIP_CERT")
 fi
 
 SECONDS=0
 case "$(container_engine)" in
 docker)
     echo "building $IMAGE with docker"
-    DOCKER_BUILDKIT=1 docker build ${secret[@]+"${secret[@]}"} --tag "$IMAGE" .
+    DOCKER_BUILDKIT=1 docker build "${build_args[@]}" --tag "$IMAGE" .
     ;;
 podman)
     if ! podman image exists "$BASE_IMAGE"; then
@@ -35,7 +36,7 @@ podman)
     # chroot isolation and the host network: builds work inside an unprivileged container too.
     # Docker image format, because the OCI format has no HEALTHCHECK.
     podman build --isolation chroot --network host --format docker \
-        ${secret[@]+"${secret[@]}"} --tag "$IMAGE" .
+        "${build_args[@]}" --tag "$IMAGE" .
     ;;
 *)
     echo "error: neither a working docker engine nor podman is available" >&2

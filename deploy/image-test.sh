@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the serving image, run it, and check it from the outside like a user would:
-# wait for /health/ready, POST a real canvas PNG to /predict and check the digit, run the
+# Build the serving image, run it with a read-only root as the Kubernetes manifest does, and
+# check it from the outside like a user would: wait for /health/ready, POST a real canvas PNG
+# to /predict and check the digit, store a correction with POST /feedback, run the
 # image's own HEALTHCHECK, check it runs as non-root without TensorFlow or training code,
 # and report the image size and the time from `run` to ready. The container is removed after.
 #
@@ -25,12 +26,19 @@ NAME="number-visualizer-image-test-$$"
 SECONDS=0
 bash deploy/build-image.sh
 engine="$(container_engine)"
-run_args=()
-[[ "$engine" == podman ]] && run_args=("${PODMAN_RUN_ARGS[@]}" --no-healthcheck)
+# As deploy/kubernetes runs it: a read-only root with /tmp and /data as the only writable
+# places (emptyDir volumes there; here --read-only gives /tmp a tmpfs, and /data is a new
+# world-writable directory, as an emptyDir is: a tmpfs's mode option is not honoured by every
+# runtime). /data is mounted explicitly: the image's VOLUME would make an anonymous volume
+# that a pod does not have.
+data_dir="$(mktemp -d)"
+chmod 1777 "$data_dir"
+run_args=(--read-only --volume "$data_dir:/data")
+[[ "$engine" == podman ]] && run_args+=("${PODMAN_RUN_ARGS[@]}" --no-healthcheck)
 
-trap '$engine rm --force "$NAME" >/dev/null 2>&1 || true' EXIT
+trap '$engine rm --force "$NAME" >/dev/null 2>&1 || true; rm -rf "$data_dir"' EXIT
 started="$(python3 -c 'import time; print(time.time())')"
-"$engine" run --detach --name "$NAME" ${run_args[@]+"${run_args[@]}"} \
+"$engine" run --detach --name "$NAME" "${run_args[@]}" \
     --publish "127.0.0.1:$PORT:8000" "$IMAGE" >/dev/null
 if ! python3 deploy/image_probe.py --url "http://127.0.0.1:$PORT" --started "$started" \
     --png "$FIXTURE" --expect "$EXPECT" --max-ready "$MAX_READY_S"; then

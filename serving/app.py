@@ -6,8 +6,9 @@ their own with other settings.
 
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import anyio.to_thread
 import orjson
@@ -20,8 +21,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from serving import loaded, png, predictions, shell
-from serving.feedback import StoreError, open_store
+from serving import bodies, loaded, png, predictions, shell
+from serving.bodies import BadRequest, UnsupportedMediaType
+from serving.feedback import KeyReused, StoreError, StoreTimeout, open_store
 from serving.feedback import export as feedback_rows
 from serving.feedback.submission import model_inputs, parse_submission, to_record
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -29,13 +31,16 @@ from serving.metrics import Metrics
 from serving.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from serving.model import DigitModel, ModelError, read_verified
 from serving.openapi import DOCS_PAGE, build_spec
-from serving.predictions import BadRequest, UnsupportedMediaType
 from serving.preprocess import ImageError, ImageTooLarge
 from serving.segment import has_touching_digits
 from serving.settings import Settings, load_settings
 
 API_VERSION = "1.0.0"
+STORE_THREADS = 8
+"""Feedback database calls per process that requests wait on at once; more queue, within
+their timeout, so a burst of feedback cannot take the thread pool that serves files."""
 logger = logging.getLogger("serving")
+T = TypeVar("T")
 
 
 class AnswerResponse(JSONResponse):
@@ -50,12 +55,12 @@ async def predict(request: Request) -> Response:
     """Recognise the digit in each image sent, as JSON, a raw image or a multipart upload."""
     model, settings = _model(request), request.state.settings
     parsed = predictions.parse_body(
-        await request.body(),
-        request.headers.get("content-type", ""),
+        await bodies.read(request),
         _query_flag(request, "include_input"),
         settings.max_batch,
         request.query_params.get("mode", "digit"),
     )
+    bodies.check_pixels(parsed.images, settings.max_request_pixels)
     work = functools.partial(
         predictions.predict, parsed, model, settings.max_image_pixels, settings.max_digits
     )
@@ -209,11 +214,9 @@ async def feedback(request: Request) -> Response:
         raise HTTPException(404, "this server does not collect feedback (FEEDBACK=off)")
     try:
         submission = parse_submission(
-            await request.body(),
-            request.headers.get("content-type", ""),
-            request.headers.get("idempotency-key"),
-            settings.max_digits,
+            await bodies.read(request), request.headers.get("idempotency-key"), settings.max_digits
         )
+        bodies.check_pixels([submission.image], settings.max_request_pixels)
         work = functools.partial(
             model_inputs,
             submission,
@@ -223,15 +226,15 @@ async def feedback(request: Request) -> Response:
         )
         inputs = await anyio.to_thread.run_sync(work, limiter=state.inference_limiter)
         record = to_record(submission, inputs, state.request_id)
-        stored_id, new = await anyio.to_thread.run_sync(state.feedback_store.add, record)
-    except (BadRequest, ImageError):
+        stored_id, new = await _in_store(request, state.feedback_store.add, record)
+    except (BadRequest, ImageError, KeyReused):
         state.metrics.observe_feedback("rejected")
         raise
     except StoreError as exc:
         state.metrics.observe_feedback("failed")
         logger.error("feedback not stored: %s", exc)
         raise HTTPException(
-            503, "feedback cannot be stored right now; send it again later"
+            503, f"feedback cannot be stored right now ({exc.reason}); send it again later"
         ) from exc
     state.metrics.observe_feedback("stored" if new else "duplicate")
     # 200 for a resent submission (same Idempotency-Key): the same id, stored once.
@@ -255,21 +258,47 @@ async def export_feedback(request: Request) -> Response:
     form = request.query_params.get("format", "ndjson")
     if form not in feedback_rows.FORMATS:
         raise BadRequest(f"'format' must be one of {', '.join(feedback_rows.FORMATS)}")
-    after = request.query_params.get("after", "0")
-    if not after.isdigit():
-        raise BadRequest("'after' must be a stored id (a whole number)")
+    try:
+        after = feedback_rows.parse_id(request.query_params.get("after", "0"))
+    except ValueError as exc:
+        raise BadRequest(f"'after' must be a stored id: {exc}") from None
     try:  # fail with a clear 503 now rather than halfway through the stream
-        await anyio.to_thread.run_sync(state.feedback_store.count)
+        await _in_store(request, state.feedback_store.count)
     except StoreError as exc:
-        raise HTTPException(503, "the feedback database cannot be read right now") from exc
+        raise HTTPException(
+            503, f"the feedback database cannot be read right now ({exc.reason})"
+        ) from exc
     return StreamingResponse(
-        feedback_rows.render(state.feedback_store.export(int(after)), form),
+        feedback_rows.render(state.feedback_store.export(after), form),
         media_type=feedback_rows.FORMATS[form],
         headers={
             "Cache-Control": "no-store",
             "Content-Disposition": f'attachment; filename="feedback.{form}"',
         },
     )
+
+
+async def _in_store(request: Request, call: Callable[..., T], *args: object) -> T:
+    """`call` on the feedback store in a store thread, given up after FEEDBACK_TIMEOUT.
+
+    A database that answers nothing (a frozen host) would hold the thread, and so the
+    request, for as long as the TCP connection lives: the request gets StoreTimeout in time
+    and the thread is left to finish or fail on its own (its limiter token is given back
+    then: a new connection attempt gives up after the connect timeout, and a statement on
+    a connection already open waits until the database answers or drops it). A resent
+    submission with the same Idempotency-Key is stored once, whether or not the abandoned
+    call committed.
+    """
+    state = request.state
+    try:
+        with anyio.fail_after(state.settings.feedback_timeout):
+            return await anyio.to_thread.run_sync(
+                call, *args, abandon_on_cancel=True, limiter=state.store_limiter
+            )
+    except TimeoutError:
+        raise StoreTimeout(
+            f"the database did not answer within {state.settings.feedback_timeout:g} s"
+        ) from None
 
 
 def _model(request: Request) -> DigitModel:
@@ -298,6 +327,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 CLIENT_ERRORS: dict[type[Exception], int] = {
+    KeyReused: 422,
     UnsupportedMediaType: 415,
     BadRequest: 400,
     ImageTooLarge: 413,
@@ -340,7 +370,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings.model_path, settings.ort_threads
         )
         logger.info("serving model %s from %s", model.info.version, settings.model_path)
-        feedback_store = open_store(settings.feedback_db)  # connects on first use
+        # Connects on first use, each call bounded by FEEDBACK_TIMEOUT.
+        feedback_store = open_store(settings.feedback_db, settings.feedback_timeout)
         yield {
             "model": model,
             # One inference thread per process for the long requests (batches, numbers, large
@@ -351,6 +382,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "metrics": request_metrics,
             "openapi": build_spec(API_VERSION, settings.max_batch),
             "feedback_store": feedback_store,
+            "store_limiter": anyio.CapacityLimiter(STORE_THREADS),
         }
         feedback_store.close()
 

@@ -1,19 +1,63 @@
-"""Logging for the server: one line format, and a limit on repeated warnings.
+"""Logging for the server: one line format, a limit on repeated warnings, no secrets.
 
 Under attack or exhaustion, the same warning can fire on every attempt (an accept
 that fails with "Too many open files", an invalid request, an evicted connection).
 OncePerInterval lets the first through and then one per interval, saying how many
 were held back, so the log stays readable and small whatever a client does.
+
+A database URL carries its password (postgresql://user:password@host/db), and a library's
+error message may quote it; `redact` masks passwords and tokens in any text, and the
+Redact filter applies it to every line the server logs except the request lines (which
+hold only the method, path, status, client address and request id).
 """
 
 import logging
+import re
 import time
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 REPEAT_INTERVAL = 10.0
 """Seconds between two log lines of the same kind from a logger that may repeat itself."""
-RATE_LIMITED_LOGGERS = ("asyncio", "uvicorn.error", "serving.connections")
-"""The loggers that report per-connection events; request lines are not limited."""
+RATE_LIMITED_LOGGERS = ("asyncio", "uvicorn.error", "serving.connections", "python_multipart")
+"""The loggers that report per-connection events (python-multipart warns of every malformed
+form); request lines are not limited."""
+
+
+REQUEST_LOGGER = "serving.requests"
+_SECRETS = re.compile(
+    r"(?P<url>[a-z][a-z0-9+.-]*://[^\s:/@'\"]*:)[^\s/'\"]*(?=@)"  # scheme://user:password@
+    r"|(?P<pair>\b(?:password|passwd|pwd|token|secret|api[_-]?key)\s*[=:]\s*['\"]?)"
+    r"[^\s'\"&;,]+"  # password=..., token: ...
+    r"|(?P<bearer>\bBearer\s+)[^\s'\",;]+",  # an Authorization header's token
+    re.IGNORECASE,
+)
+MASK = "***"
+
+
+def redact(text: str) -> str:
+    """`text` with every password and token it holds replaced by ***.
+
+    Catches a URL's password (postgresql://nv:***@db/feedback), key=value pairs such as
+    libpq's password=... or token=..., and a Bearer token.
+    """
+    return _SECRETS.sub(lambda m: (m["url"] or m["pair"] or m["bearer"]) + MASK, text)
+
+
+class Redact(logging.Filter):
+    """Mask secrets in a record's message and in its exception text before it is written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == REQUEST_LOGGER:  # built from sane parts only: the hot path skips
+            return True
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
 
 
 class OncePerInterval(logging.Filter):
@@ -78,11 +122,12 @@ def log_config(level: str) -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"line": {"()": LineFormatter}},
-        "filters": {"once": {"()": OncePerInterval}},
+        "filters": {"once": {"()": OncePerInterval}, "redact": {"()": Redact}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "line",
+                "filters": ["redact"],
                 "stream": "ext://sys.stderr",
             }
         },

@@ -36,8 +36,10 @@ SECURITY_HEADERS = [
 
 REQUEST_ID_HEADER = b"x-request-id"
 SERVER_TIMING_HEADER = b"server-timing"
-SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-"""What a client may send as its own request id; anything else is replaced by ours."""
+REQUEST_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}"
+"""What a client may send as its own request id; anything else is replaced by ours. It
+starts with a letter or digit, so no id can start a formula in an exported spreadsheet."""
+SANE_REQUEST_ID = re.compile(REQUEST_ID_PATTERN.encode())
 
 
 class BodyTooLarge(Exception):

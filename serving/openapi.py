@@ -14,7 +14,11 @@ from pathlib import Path
 from starlette.staticfiles import StaticFiles
 
 from serving.answers import MESSAGES
+from serving.bodies import MAX_FIELD_BYTES, MAX_FORM_FIELDS
 from serving.contract import CLASS_NAMES, IMAGE_SIZE
+from serving.feedback.export import MAX_ID
+from serving.feedback.submission import MODEL_VERSION
+from serving.middleware import REQUEST_ID_PATTERN
 from serving.predictions import IMAGE_TYPES, MAX_STROKES, MODES
 
 DOCS_PAGE = StaticFiles(directory=Path(__file__).resolve().parent / "docs", html=True)
@@ -252,7 +256,7 @@ SCHEMAS: dict[str, dict] = {
                 "type": ["string", "integer", "null"],
                 "description": "The digit or number the service answered, or null.",
             },
-            "model_version": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
+            "model_version": {"type": "string", "pattern": f"^{MODEL_VERSION.pattern}$"},
             "mode": {
                 "type": "string",
                 "enum": ["digit", "number"],
@@ -260,6 +264,7 @@ SCHEMAS: dict[str, dict] = {
             },
             "answer_request_id": {
                 "type": "string",
+                "pattern": f"^{REQUEST_ID_PATTERN}$",
                 "description": "The request_id of the answer this corrects.",
             },
             "client_id": {
@@ -315,7 +320,8 @@ PATHS: dict[str, dict] = {
                     "in": "header",
                     "schema": {"type": "string"},
                     "description": "An id of your own for this request: kept if it is 1-128 "
-                    "of A-Z a-z 0-9 . _ : -, else replaced by a new one (never refused).",
+                    "of A-Z a-z 0-9 . _ : -, starting with a letter or digit, else replaced by "
+                    "a new one (never refused).",
                 },
             ],
             "requestBody": {
@@ -352,11 +358,16 @@ PATHS: dict[str, dict] = {
                     "Malformed JSON, no image or images (or both), an image that is not a "
                     "non-empty base64 string, bytes that are not an image, an empty or too "
                     "large batch, include_input not true/false, a mode other than digit or "
-                    "number, or more than MAX_DIGITS digits in number mode."
+                    "number, more than MAX_DIGITS digits in number mode, or a multipart body "
+                    f"that cannot be parsed (more than one file, {MAX_FORM_FIELDS} fields or "
+                    f"{MAX_FIELD_BYTES} bytes in a field)."
                 ),
                 "405": error("A method other than POST."),
                 "408": error("The body did not arrive within CLIENT_TIMEOUT."),
-                "413": error("The body is over MAX_BODY_BYTES, or an image over MAX_IMAGE_PIXELS."),
+                "413": error(
+                    "The body is over MAX_BODY_BYTES, an image over MAX_IMAGE_PIXELS, or the "
+                    "images together over MAX_REQUEST_PIXELS (weighed before decoding)."
+                ),
                 "415": error("A Content-Type other than JSON, an image type or multipart."),
                 "503": NOT_LOADED,
             },
@@ -419,8 +430,9 @@ PATHS: dict[str, dict] = {
                     "name": "Idempotency-Key",
                     "in": "header",
                     "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
-                    "description": "Resending with the same key stores nothing new and "
-                    "answers 200 with the first id.",
+                    "description": "Resending the same submission with the same key stores "
+                    "nothing new and answers 200 with the first id; another submission with a "
+                    "used key gets 422.",
                 }
             ],
             "requestBody": {
@@ -457,10 +469,18 @@ PATHS: dict[str, dict] = {
                 "405": error("A method other than POST."),
                 "408": error("The body did not arrive within CLIENT_TIMEOUT."),
                 "413": error(
-                    "The body is over MAX_BODY_BYTES, or the image over MAX_IMAGE_PIXELS."
+                    "The body is over MAX_BODY_BYTES, or the image over MAX_IMAGE_PIXELS or "
+                    "MAX_REQUEST_PIXELS."
                 ),
                 "415": error("A Content-Type other than JSON or multipart."),
-                "503": error("The model is loading, or the feedback database is unavailable."),
+                "422": error(
+                    "The Idempotency-Key (or client_id) was already used for a different "
+                    "submission; nothing is stored. Use a new key for a new submission."
+                ),
+                "503": error(
+                    "The model is loading, or the feedback database is unavailable or did "
+                    "not answer within FEEDBACK_TIMEOUT."
+                ),
             },
         }
     },
@@ -477,8 +497,9 @@ PATHS: dict[str, dict] = {
                 {
                     "name": "after",
                     "in": "query",
-                    "schema": {"type": "integer", "minimum": 0, "default": 0},
-                    "description": "Only submissions with a larger id.",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID, "default": 0},
+                    "description": "Only submissions with a larger id (ASCII digits; "
+                    "anything else is a 400).",
                 },
             ],
             "responses": {
@@ -496,7 +517,10 @@ PATHS: dict[str, dict] = {
                 "400": error("A format other than ndjson or csv, or a bad 'after'."),
                 "401": error("No token, or the wrong one."),
                 "404": error("Export is off: FEEDBACK_TOKEN is not set."),
-                "503": error("The feedback database is unavailable."),
+                "503": error(
+                    "The feedback database is unavailable or did not answer within "
+                    "FEEDBACK_TIMEOUT."
+                ),
             },
         }
     },

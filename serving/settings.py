@@ -16,6 +16,8 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from serving.contract import MODEL_FILE
+from serving.feedback import DB_TIMEOUT_S
+from serving.logs import redact
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = REPO_ROOT / "artifacts" / MODEL_FILE
@@ -23,7 +25,8 @@ DEFAULT_WEB_DIR = REPO_ROOT / "web"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SWITCH_VALUES = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
 SECRETS = frozenset({"FEEDBACK_TOKEN"})
-"""Settings whose values never appear in an error message or a log."""
+"""Settings whose values never appear in an error message or a log (and a password in
+any other value, such as FEEDBACK_DB's URL, is masked: serving.logs.redact)."""
 RESERVED_FILES = 64
 """Descriptors a worker needs besides its connections: libraries, the model, pipes, logs."""
 
@@ -87,6 +90,15 @@ class Settings:
         ">= 1",
         "`4000000` (2000x2000)",
     )
+    max_request_pixels: int = _setting(
+        "MAX_REQUEST_PIXELS",
+        16_000_000,  # four 2000x2000 images, or 64 of the page's 840x280 number pads
+        "Pixels in all the images of one request (a batch, or one image), weighed from their "
+        "headers; more get 413 before any is decoded, so one request cannot take a worker's "
+        "memory",
+        ">= 1",
+        "`16000000`",
+    )
     max_batch: int = _setting("MAX_BATCH", 64, "Most images in one batch request", ">= 1")
     max_digits: int = _setting(
         "MAX_DIGITS", 12, "Most digits in one drawing in number mode (`mode=number`)", "1-64"
@@ -134,6 +146,13 @@ class Settings:
         "URL shared by several replicas (needs the `postgres` extra)",
         "a file path, or a postgresql:// URL with the postgres extra installed",
         "`data/feedback.sqlite3` in the working directory",
+    )
+    feedback_timeout: float = _setting(
+        "FEEDBACK_TIMEOUT",
+        DB_TIMEOUT_S,
+        "Seconds a feedback request may wait for the database (to connect, and for each "
+        "statement) before it gets 503; a hung database cannot hold a request longer",
+        "> 0",
     )
     feedback_token: str = _setting(
         "FEEDBACK_TOKEN",
@@ -217,6 +236,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "ort_threads": _integer(1),
     "max_body_bytes": _integer(1),
     "max_image_pixels": _integer(1),
+    "max_request_pixels": _integer(1),
     "max_batch": _integer(1),
     "max_digits": _integer(1, 64),
     "max_connections": _integer(1),
@@ -225,6 +245,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "log_level": _log_level,
     "feedback": _switch,
     "feedback_db": _feedback_db,
+    "feedback_timeout": _positive_float,
     "feedback_token": _token,
 }
 
@@ -240,9 +261,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[spec.name] = PARSERS[spec.name](environ[env])
         except ValueError:
+            shown = "(hidden)" if env in SECRETS else redact(repr(environ[env]))
             raise SettingError(
-                f"{env}={'(hidden)' if env in SECRETS else repr(environ[env])} is not allowed: "
-                f"{env} must be {spec.metadata['allowed']}"
+                f"{env}={shown} is not allowed: {env} must be {spec.metadata['allowed']}"
             ) from None
     return Settings(**values)
 

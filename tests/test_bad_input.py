@@ -69,7 +69,8 @@ def nested_multipart(depth: int) -> tuple[bytes, dict]:
 
 BAD_REQUESTS = {
     "malformed JSON": (b'{"image": ', JSON, 400, "not valid JSON"),
-    "deeply nested JSON": (b"[" * 100_000, JSON, 400, "nested too deeply"),
+    "deeply nested JSON": (b"[" * 5_000, JSON, 400, "nested too deeply"),
+    "a megabyte of JSON elements": (b"[" + b"[[]]," * 200_000 + b"1]", JSON, 400, "too many"),
     "JSON that is not an object": (b'["a"]', JSON, 400, "must be an object"),
     "JSON without image": (b'{"picture": "x"}', JSON, 400, '"image" field'),
     "image is a number": (b'{"image": 7}', JSON, 400, "must be a string"),
@@ -98,7 +99,7 @@ BAD_REQUESTS = {
         b"hello",
         {"Content-Type": "multipart/form-data; boundary=zz"},
         400,
-        "no parts",
+        "cannot be parsed",
     ),
     "multipart nested 3,000 deep": (*nested_multipart(3000), 400, "cannot be parsed"),
     "multipart with empty image": (*multipart("image", b""), 400, "empty"),
@@ -116,6 +117,62 @@ def test_bad_request_gets_a_clear_json_error(client, name):
     assert set(response.json()) == {"error"}
     assert words in response.json()["error"]
     assert "Traceback" not in response.text
+
+
+def form(*parts: tuple[str | None, str | None, bytes]) -> tuple[bytes, dict]:
+    """A multipart body of (name, filename, content) parts; a None name or filename is left
+    out of the part's Content-Disposition."""
+    boundary = "nvboundary42"
+
+    def part(name: str | None, filename: str | None, content: bytes) -> bytes:
+        disposition = "form-data" + (f'; name="{name}"' if name else "")
+        disposition += f'; filename="{filename}"' if filename else ""
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n"
+        return head.encode() + content + b"\r\n"
+
+    body = b"".join(part(*p) for p in parts) + f"--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+IMAGE = ("image", "d.png", small_png())
+FORM_LIMITS = {
+    "two files": (form(IMAGE, ("other", "e.png", small_png())), "Too many files"),
+    "17 text fields": (form(*[(f"f{i}", None, b"x") for i in range(17)], IMAGE), "Too many fields"),
+    "a 5 KB text field": (form(("note", None, b"x" * 5000), IMAGE), "Part exceeded"),
+    "a part without a name": (form((None, "d.png", small_png())), '"name" must be provided'),
+    "the image as a text field": (form(("image", None, b"abc")), "must be a file"),
+}
+
+
+@pytest.mark.parametrize("name", FORM_LIMITS)
+def test_a_form_past_its_limits_is_a_400_that_says_which(client, name):
+    (body, headers), words = FORM_LIMITS[name]
+    response = client.post("/predict", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert words in response.json()["error"]
+
+
+def test_a_form_within_its_limits_is_answered(client):
+    body, headers = form(*[(f"f{i}", None, b"x" * 4000) for i in range(16)], IMAGE)
+    assert client.post("/predict", content=body, headers=headers).status_code == 200
+
+
+def gif(side: int) -> str:
+    buffer = io.BytesIO()
+    Image.new("L", (side, side), 255).save(buffer, format="GIF")
+    return b64(buffer.getvalue())
+
+
+def test_images_over_the_request_pixel_budget_are_413_before_decoding(settings):
+    """Any format is weighed from its header (GIFs here, which Pillow decodes)."""
+    small = replace(settings, max_request_pixels=3 * 100 * 100)
+    with TestClient(create_app(small)) as client:
+        assert client.post("/predict", json={"images": [gif(100)] * 3}).status_code == 200
+        over = client.post("/predict", json={"images": [gif(100)] * 4})
+        assert over.status_code == 413
+        assert "40,000 pixels in all" in over.json()["error"]
+        junk = client.post("/predict", json={"images": [b64(b"junk")] * 4})
+        assert junk.status_code == 400  # weighs nothing; the decoder refuses it
 
 
 def test_batch_over_the_limit_and_a_bad_item(client, settings, canvases):

@@ -137,7 +137,7 @@ def test_image_ships_only_the_runtime_and_runs_as_non_root():
 def test_base_image_and_python_version_agree():
     """One base for both stages, named once."""
     bases = {args.split()[0] for name, args in dockerfile_instructions() if name == "FROM"}
-    (arg,) = [args for name, args in dockerfile_instructions() if name == "ARG"]
+    (arg,) = [a for name, a in dockerfile_instructions() if name == "ARG" and "PYTHON_IMAGE" in a]
     assert bases == {"${PYTHON_IMAGE}"}
     assert arg == "PYTHON_IMAGE=python:3.11-slim"
 
@@ -168,7 +168,7 @@ def test_probes_use_routes_of_the_app_on_the_container_port():
     container = server_container()
     routes = get_routes()
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-    env = {item["name"]: item["value"] for item in container["env"]}
+    env = {item["name"]: item.get("value") for item in container["env"]}
     for probe, path in [("readinessProbe", "/health/ready"), ("livenessProbe", "/health/live")]:
         assert container[probe]["httpGet"]["path"] == path
         assert path in routes
@@ -203,6 +203,21 @@ def test_container_is_locked_down_and_sized():
     assert security["capabilities"]["drop"] == ["ALL"]
     for kind in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(container["resources"][kind])
+
+
+def test_feedback_has_a_writable_place_under_the_read_only_root():
+    """Feedback is on by default: the image's FEEDBACK_DB directory is a volume in the pod,
+    and the PostgreSQL URL and export token, which hold secrets, come from a Secret."""
+    container = server_container()
+    mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+    sqlite_dir = str(Path(image_env()["FEEDBACK_DB"]).parent)
+    assert sqlite_dir in mounts
+    volumes = manifest("deployment.yaml")["spec"]["template"]["spec"]["volumes"]
+    assert mounts[sqlite_dir] in {volume["name"] for volume in volumes}
+    env = {item["name"]: item for item in container["env"]}
+    for name in ("FEEDBACK_DB", "FEEDBACK_TOKEN"):
+        assert "value" not in env[name]
+        assert env[name]["valueFrom"]["secretKeyRef"]["optional"] is True
 
 
 def test_service_and_autoscaler_reach_the_deployment():

@@ -17,8 +17,8 @@ from feedback_helpers import AUTH, NUMBER_101, ONE, SEVEN, TOKEN, body, drawing
 from starlette.testclient import TestClient
 
 from serving.app import create_app
-from serving.feedback import open_store
-from serving.feedback.export import inputs_array, read_rows
+from serving.feedback import Feedback, open_store
+from serving.feedback.export import MAX_ID, inputs_array, parse_id, read_rows, render
 
 
 @pytest.fixture
@@ -142,6 +142,27 @@ def test_a_resent_submission_with_the_same_key_is_stored_once(client, app_settin
     assert clash.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "change",
+    [{"label": "1"}, {"answer": 2}, {"model_version": "v2"}, {"answer_request_id": "r-9"}],
+)
+def test_a_key_reused_for_another_submission_is_422_and_stores_nothing(
+    client, app_settings, change
+):
+    """As payment APIs do: the same key with another body is refused, not answered with the
+    first id (which would drop the new correction silently)."""
+    key = {"Idempotency-Key": "k-1"}
+    first = client.post("/feedback", json=body(), headers=key)
+    other = client.post("/feedback", json=body(**change), headers=key)
+    assert other.status_code == 422, other.text
+    assert "already used for another submission" in other.json()["error"]
+    other_image = client.post("/feedback", json=body(ONE, "7"), headers=key)
+    assert other_image.status_code == 422
+    again = client.post("/feedback", json=body(), headers=key)
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert len(stored(app_settings)) == 1
+
+
 def test_other_methods_are_405(client):
     for method in ("get", "put", "delete"):
         response = getattr(client, method)("/feedback")
@@ -207,6 +228,72 @@ def test_export_round_trips_in_both_formats(client, app_settings):
     assert client.get("/feedback/export?after=-1", headers=AUTH).status_code == 400
 
 
+@pytest.mark.parametrize(
+    "after", ["²", "٣", "-1", "+1", " 1", "1 ", "1\n", "", "0x1", "1.0", "1" * 20, str(MAX_ID + 1)]
+)
+def test_after_is_ascii_digits_within_the_id_range_or_400(client, after):
+    """str.isdigit took "²" (then a 500) and "٣" (as 3); 20 digits overflowed SQLite's
+    integer after the 200 was sent."""
+    client.post("/feedback", json=body())
+    response = client.get("/feedback/export", params={"after": after}, headers=AUTH)
+    assert response.status_code == 400, response.text
+    assert "'after' must be a stored id" in response.json()["error"]
+
+
+def test_after_takes_the_whole_id_range():
+    assert [parse_id(t) for t in ("0", "007", str(MAX_ID))] == [0, 7, MAX_ID]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("model_version", '=HYPERLINK("http://x")'),
+        ("model_version", "@SUM(A1)"),
+        ("model_version", "-1+1"),
+        ("model_version", "v1;rm"),
+        ("answer_request_id", "=1+1"),
+        ("answer_request_id", "-1"),
+        ("answer_request_id", "a b"),
+    ],
+)
+def test_version_and_request_id_take_a_strict_pattern(client, app_settings, field, value):
+    response = client.post("/feedback", json=body(**{field: value}))
+    assert response.status_code == 400, response.text
+    assert f"'{field}' must be" in response.json()["error"]
+    assert stored(app_settings) == []
+
+
+def test_versions_and_ids_the_server_makes_are_accepted(client, app_settings):
+    answer = client.post("/predict", content=SEVEN, headers={"Content-Type": "image/png"})
+    fields = {"model_version": "20261125.225646-ft-quick", "answer_request_id": "a1.b:c-d_e"}
+    assert client.post("/feedback", json=body(**fields)).status_code == 201
+    made = {"answer_request_id": answer.headers["x-request-id"]}
+    assert client.post("/feedback", json=body(**made)).status_code == 201
+
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1", "-1+1", "@SUM(A1)", "\tx", "\rx"]
+
+
+def test_csv_cells_that_start_like_a_formula_are_quoted_and_read_back(app_settings):
+    """Rows stored before the strict patterns (or by the CLI) may hold anything: the CSV
+    shows each such cell as text, and read_rows gives back what was stored."""
+    store = open_store(app_settings.feedback_db)
+    try:
+        for text in FORMULAS:
+            store.add(Feedback("7", None, text, "digit", SEVEN, b"\0" * 3136, text, text, None))
+        rows = list(store.export())
+    finally:
+        store.close()
+    text = "".join(render(rows, "csv"))
+    for line in list(csv.DictReader(io.StringIO(text, newline=""))):
+        for name in ("model_version", "request_id", "answer_request_id"):
+            assert line[name][0] == "'" and line[name][1] in "=+-@\t\r", line[name]
+    back = read_rows(io.StringIO(text, newline=""), "csv")
+    assert [r.feedback for r in back] == [r.feedback for r in rows]
+    ndjson = "".join(render(rows, "ndjson"))  # for programs, not spreadsheets: as stored
+    assert [json.loads(x)["model_version"] for x in ndjson.splitlines()] == FORMULAS
+
+
 def test_metrics_count_feedback_by_outcome_without_content(client, app_settings):
     client.post("/feedback", json=body(), headers={"Idempotency-Key": "m-1"})
     client.post("/feedback", json=body(), headers={"Idempotency-Key": "m-1"})
@@ -225,7 +312,7 @@ def test_the_cli_exports_the_same_rows_from_the_database(client, app_settings, t
     out = tmp_path / "fb.csv"
     command = [sys.executable, "-m", "serving.feedback", "--db", app_settings.feedback_db]
     subprocess.run([*command, "export", "--format", "csv", "--out", str(out)], check=True)
-    assert out.read_text(encoding="utf-8") == served
+    assert out.read_bytes().decode("utf-8") == served
     count = subprocess.run([*command, "count"], check=True, capture_output=True, text=True)
     assert count.stdout.strip() == "2"
     subprocess.run([*command, "delete", "1"], check=True, capture_output=True)

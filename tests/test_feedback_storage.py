@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from feedback_helpers import ONE, SEVEN, Server, body
 from postgres_cluster import fresh_database, throwaway_cluster
 
 from bench.server import free_port
-from serving.feedback import Feedback, StoreError, open_store
+from serving.feedback import Feedback, KeyReused, StoreError, open_store
 from serving.feedback.export import inputs_array
 
 BACKENDS = ["sqlite", "postgres"]
@@ -151,6 +152,33 @@ def test_an_unreachable_postgres_is_a_store_error():
     store = open_store(f"postgresql://postgres@127.0.0.1:{free_port()}/none")
     with pytest.raises(StoreError, match="cannot connect"):
         store.add(record())
+
+
+def test_a_store_error_never_shows_the_password():
+    """libpq quotes a malformed URL whole in its message; the store masks the password."""
+    for url in (
+        f"postgresql://nv:S3cret@127.0.0.1:{free_port()}/none",
+        "postgresql://nv:S3cret@127.0.0.1:notaport/none",
+        "postgresql://nv:S3cret@127.0.0.1/none?sslmode=bogus",
+    ):
+        with pytest.raises(StoreError) as raised:
+            open_store(url).add(record())
+        assert "S3cret" not in str(raised.value), raised.value
+
+
+def test_a_known_key_with_another_submission_is_refused(target):
+    """The stored row is the first submission's fingerprint: the same one again gets its
+    id, any other gets KeyReused and stores nothing."""
+    store = open_store(target)
+    try:
+        assert store.add(record(key="k")) == (1, True)
+        assert store.add(record(key="k", tag="resent")) == (1, False)  # another request id
+        for other in (record("1", key="k"), replace(record(key="k"), answer="2")):
+            with pytest.raises(KeyReused):
+                store.add(other)
+        assert store.count() == 1
+    finally:
+        store.close()
 
 
 # --- a real server process ------------------------------------------------------------------

@@ -39,6 +39,8 @@ def test_request_id_keeps_a_sane_client_id_and_makes_fresh_ones_otherwise() -> N
     header = b"x-request-id"
     assert request_id({"headers": [(header, b"abc-1")]}) == "abc-1"
     assert request_id({"headers": [(header, b"bad"), (header, b"last.one")]}) == "last.one"
+    for formula in (b"-1+1", b"=1", b"@A1", b"+1", b".x", b"_x", b":x"):  # exported to CSV
+        assert request_id({"headers": [(header, formula)]}) != formula.decode()
     made = {request_id({"headers": [(header, b"no spaces allowed")]}) for _ in range(100)}
     assert len(made) == 100
     assert all(len(r) == 32 and int(r, 16) >= 0 for r in made)

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from serving.contract import CARD_FILE
+from serving.logs import LineFormatter, Redact, redact
 from serving.settings import (
     DEFAULT_MODEL_PATH,
     SettingError,
@@ -36,6 +38,7 @@ BAD_SETTINGS = [
     ("MAX_BODY_BYTES", "abc", "MAX_BODY_BYTES must be >= 1"),
     ("MAX_BODY_BYTES", "0", "MAX_BODY_BYTES must be >= 1"),
     ("MAX_IMAGE_PIXELS", "-1", "MAX_IMAGE_PIXELS must be >= 1"),
+    ("MAX_REQUEST_PIXELS", "0", "MAX_REQUEST_PIXELS must be >= 1"),
     ("MAX_BATCH", "0", "MAX_BATCH must be >= 1"),
     ("MAX_DIGITS", "0", "MAX_DIGITS must be 1-64"),
     ("MAX_CONNECTIONS", "0", "MAX_CONNECTIONS must be >= 1"),
@@ -46,6 +49,7 @@ BAD_SETTINGS = [
     ("LOG_LEVEL", "bogus", "LOG_LEVEL must be debug, info, warning, error"),
     ("FEEDBACK", "maybe", "FEEDBACK must be on, off"),
     ("FEEDBACK_DB", " ", "FEEDBACK_DB must be a file path"),
+    ("FEEDBACK_TIMEOUT", "-1", "FEEDBACK_TIMEOUT must be > 0"),
     ("FEEDBACK_TOKEN", "short secret", "FEEDBACK_TOKEN=(hidden) is not allowed"),
 ]
 
@@ -78,6 +82,50 @@ def test_a_bad_setting_stops_start_up_with_one_line(name, value, words):
     assert_one_line_failure(result, words)
     if "must be" in words:
         assert f"{name}={value!r}" in result.stderr
+
+
+def test_a_database_password_never_reaches_the_start_up_error():
+    """A PostgreSQL URL where the driver cannot be imported: the line names the URL with its
+    password masked."""
+    code = "import sys; sys.modules['psycopg'] = None; from serving.__main__ import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env={**os.environ, "FEEDBACK_DB": "postgresql://nv:S3cret-pw@db.example/feedback"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert_one_line_failure(result, "postgresql://nv:***@db.example/feedback", "postgres extra")
+    assert "S3cret" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        ("postgresql://nv:S3cret@db/feedback", "postgresql://nv:***@db/feedback"),
+        ("postgres://nv:p@ss:w0rd@db:5432/fb?x=1", "postgres://nv:***@db:5432/fb?x=1"),
+        ("host=db password=S3cret dbname=fb", "host=db password=*** dbname=fb"),
+        ("Authorization: Bearer S3cretS3cretS3cret", "Authorization: Bearer ***"),
+        ("http://example.org:8080/x and postgresql://nv@db/fb", None),  # nothing secret
+    ],
+)
+def test_redact_masks_passwords_and_tokens(line, masked):
+    assert redact(line) == (masked or line)
+
+
+def test_the_log_handler_masks_secrets_in_messages_and_tracebacks():
+    """The filter every server log line passes (serving.logs.log_config)."""
+    url = "postgresql://nv:S3cret@db/feedback"
+    try:
+        raise RuntimeError(f"cannot connect to {url}")
+    except RuntimeError as exc:
+        record = logging.LogRecord("serving", logging.ERROR, "", 0, "using %s", (url,), None)
+        record.exc_info = (type(exc), exc, exc.__traceback__)
+    assert Redact().filter(record)
+    text = LineFormatter().format(record)
+    assert "S3cret" not in text
+    assert text.count("postgresql://nv:***@db/feedback") == 2
 
 
 def test_every_setting_has_a_bad_value_in_the_table():

@@ -17,6 +17,21 @@ PAGE_SIZE = 200
 class StoreError(RuntimeError):
     """The database cannot be used (unreachable, a newer schema, a missing driver)."""
 
+    reason = "the database is unavailable"
+    """What a client is told: the message is for the log, and may name hosts and files."""
+
+
+class StoreTimeout(StoreError):
+    """The database did not answer in time; the call may still finish after it."""
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+class KeyReused(ValueError):
+    """A client key already stored with a different submission: the new one is not stored."""
+
 
 @dataclass(frozen=True)
 class Feedback:
@@ -54,7 +69,8 @@ class FeedbackStore(Protocol):
     """What the service and the CLI need from a database of feedback."""
 
     def add(self, feedback: Feedback) -> tuple[int, bool]:
-        """Store in one transaction; (id, True), or (the first id, False) for a known key."""
+        """Store in one transaction; (id, True), or (the first id, False) for a known key
+        sent again with the same submission; KeyReused for a known key with another one."""
 
     def export(self, after: int = 0) -> Iterator[Stored]:
         """Every submission with an id above `after`, oldest first."""
@@ -69,16 +85,22 @@ class FeedbackStore(Protocol):
         """Release connections; the store may not be used afterwards."""
 
 
-def open_store(target: str) -> FeedbackStore:
+DB_TIMEOUT_S = 4.0
+"""How long a PostgreSQL connection attempt or statement may take by default (the server's
+FEEDBACK_TIMEOUT setting overrides it)."""
+
+
+def open_store(target: str, timeout: float = DB_TIMEOUT_S) -> FeedbackStore:
     """The store for a FEEDBACK_DB value: a postgresql:// URL, else a SQLite file path.
 
     Nothing is connected or created here: the database is opened on first use, so a
-    server whose feedback database is down still answers /predict.
+    server whose feedback database is down still answers /predict. `timeout` bounds a
+    PostgreSQL connection attempt and each statement.
     """
     if target.startswith(("postgresql://", "postgres://")):
         from serving.feedback.postgres import PostgresStore
 
-        return PostgresStore(target)
+        return PostgresStore(target, timeout)
     from serving.feedback.sqlite import SqliteStore
 
     return SqliteStore(target)

@@ -11,7 +11,7 @@ import sys
 from contextlib import nullcontext
 
 from serving.feedback import StoreError, open_store
-from serving.feedback.export import FORMATS, render
+from serving.feedback.export import FORMATS, parse_id, render
 from serving.settings import load_settings
 
 
@@ -23,12 +23,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     export = commands.add_parser("export", help="write every submission as NDJSON or CSV")
     export.add_argument("--format", choices=FORMATS, default="ndjson")
-    export.add_argument("--after", type=int, default=0, help="only ids above this one")
+    export.add_argument("--after", type=_id, default=0, help="only ids above this one")
     export.add_argument("--out", help="output file (default: standard output)")
     commands.add_parser("count", help="print how many submissions are stored")
     delete = commands.add_parser("delete", help="remove submissions for good, by id")
-    delete.add_argument("ids", type=int, nargs="+")
+    delete.add_argument("ids", type=_id, nargs="+")
     return parser.parse_args(argv)
+
+
+def _id(text: str) -> int:
+    """An id argument, read as the export route reads `after`."""
+    try:
+        return parse_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a stored id: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from serving.feedback import Feedback, Stored, StoreError
+from serving.feedback import Feedback, KeyReused, Stored, StoreError
 
 SCHEMA_VERSION = 1
 """Bumped when the table changes; a store refuses a database from a newer version."""
@@ -66,8 +66,18 @@ def create_schema(execute: Execute, mark: str, statements: tuple[str, ...]) -> N
         execute(f"INSERT INTO schema_version VALUES ({mark})", (SCHEMA_VERSION,))
 
 
+SAME_SUBMISSION = ("label", "answer", "model_version", "mode", "answer_request_id", "image")
+"""What a resent submission must repeat to get the stored id back: everything the client
+sent (the request id is the server's, and the inputs follow from the image)."""
+
+
 def add_once(execute: Execute, mark: str, feedback: Feedback) -> tuple[int, bool]:
-    """Insert inside the caller's transaction; a known client key gives back the first id."""
+    """Insert inside the caller's transaction; a known client key gives back the first id,
+    if the submission is the same, and raises KeyReused if it is not.
+
+    The stored row itself is the fingerprint of the first submission, so every database
+    written before this check existed is checked the same way, with no migration.
+    """
     marks = ", ".join([mark] * len(COLUMNS))
     row = execute(
         f"INSERT INTO feedback ({', '.join(COLUMNS)}) VALUES ({marks}) "
@@ -76,8 +86,15 @@ def add_once(execute: Execute, mark: str, feedback: Feedback) -> tuple[int, bool
     ).fetchone()
     if row is not None:
         return int(row[0]), True
-    query = f"SELECT id FROM feedback WHERE client_key = {mark}"
-    return int(execute(query, (feedback.client_key,)).fetchone()[0]), False
+    query = f"SELECT id, {', '.join(SAME_SUBMISSION)} FROM feedback WHERE client_key = {mark}"
+    ident, *stored = execute(query, (feedback.client_key,)).fetchone()
+    sent = [getattr(feedback, name) for name in SAME_SUBMISSION]
+    if [bytes(v) if isinstance(v, memoryview) else v for v in stored] != sent:
+        raise KeyReused(
+            "this Idempotency-Key (or client_id) was already used for another submission; "
+            "use a new key for a new submission"
+        )
+    return int(ident), False
 
 
 def select_page(mark: str, created_at: str = "created_at") -> str:

@@ -1,24 +1,24 @@
 """From a POST /feedback body to a Feedback record, with no knowledge of HTTP.
 
-The body is read the way /predict reads one (JSON with a base64 image, or a multipart
-form), every field is checked before anything is stored, and the drawing goes through
-the served preprocessing once more so that the record holds exactly the 28x28 input(s)
-the model saw: one in digit mode, one per digit in number mode.
+The body is read by the reader /predict uses (serving.bodies: JSON with a base64 image,
+or a multipart form with the drawing as a file), every field is checked before anything
+is stored, and the drawing goes through the served preprocessing once more so that the
+record holds exactly the 28x28 input(s) the model saw: one in digit mode, one per digit
+in number mode.
 """
 
-import json
 import re
 from dataclasses import dataclass
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from serving.bodies import BadRequest, Body, UnsupportedMediaType, load_json
 from serving.contract import CLASS_NAMES
 from serving.feedback import Feedback
+from serving.middleware import REQUEST_ID_PATTERN
 from serving.model import DigitModel
-from serving.predictions import BadRequest, UnsupportedMediaType, decode_base64, prepare
+from serving.predictions import decode_base64, form_image, prepare
 from serving.preprocess import decode_image
 
 if TYPE_CHECKING:
@@ -28,8 +28,13 @@ MODES = ("digit", "number")
 MAX_TEXT = 128
 """Longest model version, request id or idempotency key accepted."""
 _TEXT = re.compile(rf"[\x21-\x7e]{{1,{MAX_TEXT}}}")  # printable ASCII, no spaces
+TEXT_SHAPE = f"up to {MAX_TEXT} printable characters without spaces"
+MODEL_VERSION = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._+-]{{0,{MAX_TEXT - 1}}}")
+"""A version as the training writes it (20261125.225646, 20261125.225646-ft-quick): the
+export shows it, so it starts with a letter or digit, never like a spreadsheet formula."""
+REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
+"""An answer's request id, as the server gives or accepts it (serving.middleware)."""
 _DIGITS = re.compile(r"[0-9]+")
-FIELDS = ("image", "label", "answer", "model_version", "mode", "answer_request_id", "client_id")
 
 
 @dataclass(frozen=True)
@@ -45,20 +50,17 @@ class Submission:
     client_key: str | None
 
 
-def parse_submission(
-    body: bytes, content_type: str, idempotency_key: str | None, max_digits: int
-) -> Submission:
+def parse_submission(body: Body, idempotency_key: str | None, max_digits: int) -> Submission:
     """JSON or multipart to a Submission; raises BadRequest saying which field is wrong."""
-    media_type = content_type.partition(";")[0].strip().lower()
-    if media_type == "application/json" or media_type.endswith("+json"):
-        fields = _json_fields(body)
+    if body.is_json:
+        fields = _json_fields(body.content)
         image = decode_base64(fields.get("image"), "image") if "image" in fields else None
-    elif media_type == "multipart/form-data":
-        fields = _form_fields(body, content_type)
-        image = fields.get("image")
+    elif body.is_form:
+        fields = body.fields
+        image = form_image(body) if "image" in fields or "image" in body.files else None
     else:
         raise UnsupportedMediaType(
-            f"unsupported Content-Type {media_type or '(none)'!r}; send application/json "
+            f"unsupported Content-Type {body.media_type or '(none)'!r}; send application/json "
             '({"image", "label", "answer", "model_version"}) or multipart/form-data'
         )
     if not image:
@@ -77,7 +79,12 @@ def parse_submission(
     header_key = _text(idempotency_key, "Idempotency-Key")
     if client_key and header_key and client_key != header_key:
         raise BadRequest("the Idempotency-Key header and 'client_id' differ; send one of them")
-    model_version = _text(fields.get("model_version"), "model_version")
+    model_version = _text(
+        fields.get("model_version"),
+        "model_version",
+        MODEL_VERSION,
+        f"up to {MAX_TEXT} letters, digits and . _ + -, starting with a letter or digit",
+    )
     if model_version is None:
         raise BadRequest("'model_version' is missing: send the model_version of the answer")
     return Submission(
@@ -86,7 +93,13 @@ def parse_submission(
         answer=_digits(fields.get("answer"), "answer"),
         model_version=model_version,
         mode=mode,
-        answer_request_id=_text(fields.get("answer_request_id"), "answer_request_id"),
+        answer_request_id=_text(
+            fields.get("answer_request_id"),
+            "answer_request_id",
+            REQUEST_ID,
+            f"a request id: up to {MAX_TEXT} letters, digits and . _ : -, starting with a "
+            "letter or digit",
+        ),
         client_key=header_key or client_key,
     )
 
@@ -174,32 +187,12 @@ def _labelled_path(reading: "Reading", log_p: np.ndarray, label: str) -> list[in
 
 
 def _json_fields(body: bytes) -> dict:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON ({exc})") from exc
-    except RecursionError as exc:
-        raise BadRequest("the JSON is nested too deeply") from exc
+    document = load_json(body)
     if not isinstance(document, dict):
         raise BadRequest(
             'the JSON body must be an object: {"image", "label", "answer", "model_version"}'
         )
     return document
-
-
-def _form_fields(body: bytes, content_type: str) -> dict[str, bytes | str]:
-    """The known fields of a multipart form: the image as bytes, the others as text."""
-    header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    try:
-        message = BytesParser(policy=HTTP).parsebytes(header + body)
-        parts = list(message.iter_parts()) if message.is_multipart() else []
-        named = {part.get_param("name", header="content-disposition"): part for part in parts}
-        fields = {
-            name: named[name].get_payload(decode=True) or b"" for name in FIELDS if name in named
-        }
-        return {k: v if k == "image" else v.decode("utf-8") for k, v in fields.items()}
-    except (RecursionError, ValueError, LookupError) as exc:
-        raise BadRequest("the multipart body cannot be parsed; check the boundary") from exc
 
 
 def _digits(value: object, field: str) -> str | None:
@@ -213,10 +206,12 @@ def _digits(value: object, field: str) -> str | None:
     return value
 
 
-def _text(value: object, field: str) -> str | None:
-    """A short printable token (a version, an id, a key); None if absent."""
+def _text(
+    value: object, field: str, pattern: re.Pattern[str] = _TEXT, shape: str = TEXT_SHAPE
+) -> str | None:
+    """A short token (a version, an id, a key) that matches `pattern`; None if absent."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _TEXT.fullmatch(value):
-        raise BadRequest(f"'{field}' must be up to {MAX_TEXT} printable characters without spaces")
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise BadRequest(f"'{field}' must be {shape}")
     return value
