@@ -182,7 +182,8 @@ SCHEMAS: dict[str, dict] = {
                 "type": "number",
                 "minimum": 0,
                 "maximum": 1,
-                "description": "The product of the digits' confidences; 0 with no number.",
+                "description": "The product of the digits' confidences and of the split's share "
+                "among the readings of the same ink as digits; 0 with no number.",
             },
             "blank": {"type": "boolean"},
             "reason": {"type": "string", "enum": sorted(MESSAGES)},
