@@ -2,8 +2,13 @@
 
 The drawing is split into digits by serving.segment; each digit's ink goes through the
 same preprocessing as a single drawing (normalize_digit), and all of them through the
-model together. A digit the model does not accept is answered as in single-digit mode
-(`"digit": null` with a reason), and then the number is not claimed.
+model together. A number is claimed only when every part of the best reading is a
+confident digit: a part the model does not accept is answered as in single-digit mode
+(`"digit": null` with a reason), and the number is then not claimed, with the reason
+"not_a_digit" and the parts to redraw, or "not_a_number" when no part is a digit. Cut
+readings compete with "this piece is not a digit" on the model's evidence (see
+reading_scores), and the number's confidence weighs its split against the other readings
+of the same ink as digits (serving.segment.path_share).
 """
 
 from collections.abc import Callable, Collection
@@ -55,7 +60,7 @@ class NumberParts:
 
     reading: Reading
     inputs: list[np.ndarray]
-    layout: Layout | None = None
+    layout: Layout
 
 
 def number_parts(

@@ -22,11 +22,14 @@ full size is no gap to a reader):
    a little per pen stroke it severs. Scraps of the neighbour left by a cut are dropped,
    and a cut part is also offered with the ink just past its cut (where digits overlap,
    the crossing is both digits'; see SPILL).
+   With the page's stroke hint (each stroke's x-range), a cut is offered only between
+   strokes (see _hinted). A wide piece no taller than FLAT pen widths is a line, never cut.
 4. **Choose.** candidates() (or layout() then lattice()) returns every offered part as a
    crop and the ways they chain left to right (a Reading); the caller scores each crop
    with the model, in one batched run (two with opened pieces: serving.numbers.read_parts),
-   and best_path() picks the reading with the highest total. segment() is the geometry's
-   own choice, without the model.
+   and best_path() picks the reading with the highest total; path_share() says how much of
+   the weight of all readings made of digits it holds. segment() is the geometry's own
+   choice, without the model.
 
 count_digit_groups() and looks_like_several_digits() are the cheap test for single-digit
 mode: merging only, never cutting. Everything here is a pure function on arrays.

@@ -2,13 +2,16 @@
 explains all the ink; a drawing that is not a number says so, part by part."""
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from conftest import b64
 from PIL import Image
+from starlette.testclient import TestClient
 
 from serving.answers import MESSAGES
+from serving.app import create_app
 from serving.numbers import number_layout
 from serving.segment import lattice
 from training.canvas import render_strokes
@@ -153,3 +156,19 @@ def test_a_stroke_hint_may_list_a_stroke_right_to_left(client):
     drawing = drawn([DIGITS["2"], DIGITS["8"]])
     backwards = Drawing(drawing.image, [(b, a) for a, b in drawing.strokes], None, "test")
     assert ask(client, backwards, hint=True)["number"] == ask(client, drawing, hint=True)["number"]
+
+
+def test_too_many_digits_says_what_was_counted(settings):
+    """Separate parts are counted as such; one piece of ink as wide as many digits of its
+    height is said to be that wide, not to be "separate parts"."""
+    with TestClient(create_app(replace(settings, max_digits=3))) as small:
+        apart = drawn([DIGITS[d] for d in "2810"])
+        said = small.post("/predict", json={"image": b64(png(apart.image)), "mode": "number"})
+        assert said.status_code == 400
+        assert said.json()["error"].startswith("the drawing has 4 or more separate parts")
+        teeth = [[0.25 * k, float(k % 2 == 0)] for k in range(25)]
+        zigzag = drawn([(6.0, [np.array(teeth)])])
+        said = small.post("/predict", json={"image": b64(png(zigzag.image)), "mode": "number"})
+        assert said.status_code == 400
+        assert said.json()["error"].startswith("the drawing is as wide as")
+        assert "separate parts" not in said.json()["error"]
