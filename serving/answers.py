@@ -17,8 +17,10 @@ MESSAGES: dict[str, str] = {
     "blank": "No ink found: draw a digit.",
     "not_a_digit": "This does not look like a digit. Draw one digit, 0 to 9, large and clear.",
     "several_digits": "This looks like several digits. Draw one digit, or switch to number mode.",
+    "not_a_number": "This does not look like a number. Write digits 0 to 9 side by side.",
 }
-"""Every reason an answer can give for not naming a digit, with its human message."""
+"""Every reason an answer can give for not naming a digit (or, in number mode, a number: no
+part of the drawing is a digit), with its human message."""
 
 BLOB_THICKNESS = 10.0
 """Median ink run, in pixels of the 28x28 input, from which a mark is a blob rather than a

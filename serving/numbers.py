@@ -2,8 +2,13 @@
 
 The drawing is split into digits by serving.segment; each digit's ink goes through the
 same preprocessing as a single drawing (normalize_digit), and all of them through the
-model together. A digit the model does not accept is answered as in single-digit mode
-(`"digit": null` with a reason), and then the number is not claimed.
+model together. A number is claimed only when every part of the best reading is a
+confident digit: a part the model does not accept is answered as in single-digit mode
+(`"digit": null` with a reason), and the number is then not claimed, with the reason
+"not_a_digit" and the parts to redraw, or "not_a_number" when no part is a digit. Cut
+readings compete with "this piece is not a digit" on the model's evidence (see
+reading_scores), and the number's confidence weighs its split against the other readings
+of the same ink as digits (serving.segment.path_share).
 """
 
 from collections.abc import Callable, Collection
@@ -15,6 +20,7 @@ from serving.answers import MESSAGES, digit_answer, is_blob, judge, rejected_ans
 from serving.contract import DIGIT_CLASSES, IMAGE_SIZE, OUTPUT_CLASSES
 from serving.preprocess import Picture, grey_levels, ink_window, normalize_digit
 from serving.segment import (
+    DigitCrop,
     Layout,
     Reading,
     TooManyParts,
@@ -22,14 +28,9 @@ from serving.segment import (
     lattice,
     layout,
     may_hold_two,
+    path_share,
     reduction,
 )
-
-NUMBER_MESSAGES: dict[str, str] = {
-    "not_a_digit": "Part of this drawing does not look like a digit; redraw the marked part.",
-}
-"""What the number as a whole says when one of its digits is not read."""
-
 
 DIGIT_WEIGHT = 6.0
 """Weight of the model's belief that a part is one digit in its score (see reading_scores)."""
@@ -41,9 +42,12 @@ DOUBT = 0.1
 """A narrow piece read whole is cut in a second pass when the model gives "not a digit" at
 least this much, or names its digit with less than 1 - DOUBT (see read_parts)."""
 
-REJECTED_SCORE = -5.0
-"""A candidate the judge rejects (not a digit) counts as this much less sure, so that a
-reading made of digits wins whenever there is one."""
+NOT_A_DIGIT_PRIOR = -1.0
+"""The prior cost of reading a candidate as "not a digit", in log-confidence, on top of
+DIGIT_WEIGHT times the log of the model's belief that it is no one digit. A piece the model
+refuses whole competes with its cut readings on this score: the cuts win only when their
+parts are sure digits, cut cleanly (their priors and severed strokes cost less than this),
+not merely because they exist."""
 
 
 class TooManyDigits(ValueError):
@@ -56,7 +60,7 @@ class NumberParts:
 
     reading: Reading
     inputs: list[np.ndarray]
-    layout: Layout | None = None
+    layout: Layout
 
 
 def number_parts(
@@ -67,12 +71,15 @@ def number_parts(
     `opened` says which narrow pieces are offered cut (see serving.segment.candidates);
     the default, all that may hold two digits, is the full set of candidates in one pass.
     """
-    return _prepared(number_layout(picture, max_digits), opened)
+    return _prepared(number_layout(picture, max_digits), opened)[0]
 
 
-def number_layout(picture: Picture, max_digits: int) -> Layout:
+def number_layout(
+    picture: Picture, max_digits: int, strokes: list[tuple[float, float]] | None = None
+) -> Layout:
     """The pieces of a decoded drawing (serving.segment.layout), with boxes in its pixels;
-    raises TooManyDigits.
+    raises TooManyDigits. `strokes` is the page's stroke hint (each stroke's [x0, x1] in the
+    picture's pixels), used where the request carries it.
 
     Only the window that holds ink is converted to ink strength and segmented, in the
     whole picture's blocks (see serving.preprocess.ink_window): the same pieces, for half
@@ -83,24 +90,36 @@ def number_layout(picture: Picture, max_digits: int) -> Layout:
     ink, origin = ink_window(grey, factor)
     width = picture.shape[1] if isinstance(picture, np.ndarray) else picture.width
     try:
-        return layout(ink, width / grey.shape[1], max_digits, factor, origin)
+        return layout(ink, width / grey.shape[1], max_digits, factor, origin, strokes)
     except TooManyParts as exc:
-        raise _too_many(exc.count, max_digits) from exc
+        raise _too_many(exc.count, max_digits, exc.wide) from exc
 
 
 def _prepared(
-    drawing: Layout, opened: Collection[int] | None, known: dict[tuple, np.ndarray] | None = None
-) -> NumberParts:
-    """The lattice of a layout and each crop's model input (reused from `known` by key)."""
-    reading = lattice(drawing, opened)
-    inputs = []
+    drawing: Layout,
+    opened: Collection[int] | None,
+    before: tuple[NumberParts, np.ndarray] | None = None,
+) -> tuple[NumberParts, dict[tuple, np.ndarray]]:
+    """The lattice of a layout and each crop's model input, and the probabilities already
+    known by key (from `before`, an earlier pass whose crops and inputs are reused)."""
+    known: dict[tuple, np.ndarray] = {}
+    crops: dict[tuple, DigitCrop] = {}
+    inputs: dict[tuple, np.ndarray] = {}
+    if before is not None:
+        old, seen = before
+        for key, crop, image, p in zip(
+            old.reading.keys, old.reading.crops, old.inputs, seen, strict=True
+        ):
+            known[key], crops[key], inputs[key] = p, crop, image
+    reading = lattice(drawing, opened, crops)
+    prepared = []
     for key, crop in zip(reading.keys, reading.crops, strict=True):
-        if known is not None and key in known:
-            inputs.append(known[key])
+        if key in inputs:
+            prepared.append(inputs[key])
             continue
         image = normalize_digit(crop.ink)
-        inputs.append(np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32) if image is None else image)
-    return NumberParts(reading, inputs, drawing)
+        prepared.append(np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32) if image is None else image)
+    return NumberParts(reading, prepared, drawing), known
 
 
 def read_parts(
@@ -112,31 +131,37 @@ def read_parts(
     The first run reads each narrow piece whole (and the wide ones with their cuts): on
     separated digits that is one crop per digit. A narrow piece that may hold two digits
     (a 1 against a 7) and that the model doubts whole (see DOUBT) is then offered cut, and
-    only its new parts go through the model in a second run. So over-segmenting narrow
-    pieces costs nothing on a number written with gaps.
+    only its new parts are cropped and go through the model in a second run. So
+    over-segmenting narrow pieces costs nothing on a number written with gaps.
     """
-    first = [_prepared(drawing, ()) for drawing in drawings]
+    first = [_prepared(drawing, ())[0] for drawing in drawings]
     probabilities = _run(run_model, [part.inputs for part in first])
-    result: list[tuple[NumberParts, np.ndarray] | None] = []
-    second: list[tuple[int, NumberParts, dict[tuple, np.ndarray]]] = []
-    for index, (drawing, part, p) in enumerate(zip(drawings, first, probabilities, strict=True)):
+    second: list[tuple[NumberParts, dict[tuple, np.ndarray] | None]] = []
+    for drawing, part, p in zip(drawings, first, probabilities, strict=True):
         doubted = _doubted(drawing, part, p)
-        if not doubted:
-            result.append((part, p))
-            continue
-        known = dict(zip(part.reading.keys, part.inputs, strict=True))
-        seen = dict(zip(part.reading.keys, p, strict=True))
-        result.append(None)
-        second.append((index, _prepared(drawing, doubted, known), seen))
+        second.append(_prepared(drawing, doubted, (part, p)) if doubted else (part, None))
     new_inputs = [
-        [x for key, x in zip(part.reading.keys, part.inputs, strict=True) if key not in seen]
-        for _, part, seen in second
+        []
+        if seen is None
+        else [x for key, x in zip(part.reading.keys, part.inputs, strict=True) if key not in seen]
+        for part, seen in second
     ]
-    for (index, part, seen), new_p in zip(second, _run(run_model, new_inputs), strict=True):
+    result = []
+    for (part, seen), new_p, old_p in zip(
+        second, _run(run_model, new_inputs), probabilities, strict=True
+    ):
+        if seen is None:
+            result.append((part, old_p))
+            continue
         fresh = iter(new_p)
         p = np.stack([seen[key] if key in seen else next(fresh) for key in part.reading.keys])
-        result[index] = (part, p)
-    return [r for r in result if r is not None]
+        result.append((part, p))
+    return result
+
+
+def _reasons(parts: NumberParts, probabilities: np.ndarray) -> list[str | None]:
+    """The judge's reason against each candidate part (None: a digit)."""
+    return [judge(image, p) for image, p in zip(parts.inputs, probabilities, strict=True)]
 
 
 def _run(
@@ -169,10 +194,14 @@ def _doubted(drawing: Layout, part: NumberParts, probabilities: np.ndarray) -> l
     return doubted
 
 
-def _too_many(count: int, max_digits: int) -> TooManyDigits:
+def _too_many(count: int, max_digits: int, wide: bool = False) -> TooManyDigits:
+    """The error for a drawing of more than `max_digits` digits, saying what was counted:
+    separate parts, or digits read (`wide`: cut from pieces as wide as that many digits)."""
+    what = (
+        f"is as wide as {count} or more digits" if wide else f"has {count} or more separate parts"
+    )
     return TooManyDigits(
-        f"the drawing has {count} or more separate parts; number mode reads at most "
-        f"{max_digits} digits (MAX_DIGITS)"
+        f"the drawing {what}; number mode reads at most {max_digits} digits (MAX_DIGITS)"
     )
 
 
@@ -187,10 +216,11 @@ def number_answer(
     its box, and the number if every digit is read. Raises TooManyDigits over the limit."""
     if not parts.inputs:
         return blank_number(version)
-    reasons = [judge(image, p) for image, p in zip(parts.inputs, probabilities, strict=True)]
-    path = best_path(parts.reading, reading_scores(probabilities, reasons))
+    reasons = _reasons(parts, probabilities)
+    scores = reading_scores(probabilities, reasons)
+    path = best_path(parts.reading, scores)
     if len(path) > max_digits:
-        raise _too_many(len(path), max_digits)
+        raise _too_many(len(path), max_digits, wide=len(path) > len(parts.layout.groups))
     digits = []
     for k in path:
         p, reason = probabilities[k], reasons[k]
@@ -200,33 +230,57 @@ def number_answer(
         if include_input:
             reply["input"] = parts.inputs[k].astype(np.float64).round(3).tolist()
         digits.append(reply)
-    unread = [d for d in digits if d["digit"] is None]
+    unread = [i for i, d in enumerate(digits) if d["digit"] is None]
     answer: dict = {
         "number": None if unread else "".join(str(d["digit"]) for d in digits),
         "digits": digits,
-        "confidence": 0.0 if unread else _product([d["confidence"] for d in digits]),
+        "confidence": 0.0
+        if unread
+        else _product(
+            [d["confidence"] for d in digits],
+            path_share(parts.reading, scores, np.array([r is None for r in reasons]), path),
+        ),
         "blank": False,
         "model_version": version,
     }
-    if unread:
-        answer["reason"] = unread[0]["reason"]
-        answer["message"] = NUMBER_MESSAGES.get(answer["reason"], unread[0]["message"])
+    if len(unread) == len(digits):
+        answer["reason"], answer["message"] = "not_a_number", MESSAGES["not_a_number"]
+    elif unread:
+        answer["reason"], answer["message"] = "not_a_digit", _unread_message(unread)
     return answer
 
 
-def reading_scores(probabilities: np.ndarray, reasons: list[str | None]) -> np.ndarray:
-    """How much each candidate part counts towards a reading: the log of the model's belief
-    that it is one digit (1 - "not a digit", which covers several digits drawn together),
-    plus half the log of its confidence in the digit it names given that.
+def _unread_message(unread: list[int]) -> str:
+    """What a number says when some of its parts are digits and some are not: which parts
+    (counted from 1, left to right) to redraw."""
+    numbers = [str(i + 1) for i in unread]
+    if len(numbers) == 1:
+        return f"Part {numbers[0]} does not look like a digit; redraw it."
+    listed = ", ".join(numbers[:-1]) + " and " + numbers[-1]
+    return f"Parts {listed} do not look like digits; redraw them."
 
-    The first term is what tells a pair of touching digits (the model, trained on them as
-    "not a digit", says so) from one wide digit; the confidence alone does not: a calibrated
-    model is as sure of half a 5 being a 5 as of the whole.
+
+def reading_scores(probabilities: np.ndarray, reasons: list[str | None]) -> np.ndarray:
+    """How much each candidate part counts towards a reading.
+
+    A part read as a digit: the log of the model's belief that it is one digit (1 - "not a
+    digit", which covers several digits drawn together), plus a quarter of the log of its
+    confidence in the digit it names given that. The first term is what tells a pair of
+    touching digits (the model, trained on them as "not a digit", says so) from one wide
+    digit; the confidence alone does not: a calibrated model is as sure of half a 5 being
+    a 5 as of the whole.
+
+    A part the judge rejects is read as "not a digit", on the same scale: the log of the
+    model's belief that it is no one digit, and NOT_A_DIGIT_PRIOR. So a letter that its
+    strips would read as 1s and 4s is not a number, unless the strips are cleaner digits
+    than the letter is a non-digit.
     """
     digit_mass = np.maximum(probabilities[:, :DIGIT_CLASSES].sum(axis=1), 1e-6)
     top = np.maximum(probabilities[:, :DIGIT_CLASSES].max(axis=1), 1e-6)
-    rejected = np.array([0.0 if r is None else REJECTED_SCORE for r in reasons])
-    return DIGIT_WEIGHT * np.log(digit_mass) + SURENESS_WEIGHT * np.log(top / digit_mass) + rejected
+    as_digit = DIGIT_WEIGHT * np.log(digit_mass) + SURENESS_WEIGHT * np.log(top / digit_mass)
+    as_other = DIGIT_WEIGHT * np.log(np.maximum(1.0 - top, 1e-6)) + NOT_A_DIGIT_PRIOR
+    rejected = np.array([r is not None for r in reasons], dtype=bool)
+    return np.where(rejected, as_other, as_digit)
 
 
 def blank_number(version: str) -> dict:
@@ -247,12 +301,16 @@ def read_number(
     run_model: Callable[[np.ndarray], np.ndarray],
     version: str,
     max_digits: int = 64,
+    strokes: list[tuple[float, float]] | None = None,
 ) -> dict:
     """Everything after decoding, for one drawing: what evaluation and tests call."""
-    ((parts, probabilities),) = read_parts([number_layout(picture, max_digits)], run_model)
+    drawing = number_layout(picture, max_digits, strokes)
+    ((parts, probabilities),) = read_parts([drawing], run_model)
     return number_answer(parts, probabilities, version, max_digits)
 
 
-def _product(confidences: list[float]) -> float:
-    """The number's confidence: the chance that every digit is right, if they err apart."""
-    return round(float(np.prod(confidences)), 4)
+def _product(confidences: list[float], split: float) -> float:
+    """The number's confidence: the chance that every digit is right, if they err apart,
+    and that the drawing is split right (`split`, see serving.segment.path_share: digits
+    apart have one split; touching digits that read as well cut another way do not)."""
+    return round(float(np.prod(confidences)) * split, 4)

@@ -19,7 +19,7 @@ from serving.contract import CLASS_NAMES, IMAGE_SIZE
 from serving.feedback.export import MAX_ID
 from serving.feedback.submission import MODEL_VERSION as MODEL_VERSION_FORMAT
 from serving.middleware import REQUEST_ID_PATTERN
-from serving.predictions import IMAGE_TYPES, MODES
+from serving.predictions import IMAGE_TYPES, MAX_STROKES, MODES
 
 DOCS_PAGE = StaticFiles(directory=Path(__file__).resolve().parent / "docs", html=True)
 """/docs: a page of our own (no CDN, within the CSP) that renders /openapi.json: each
@@ -89,6 +89,14 @@ DIGIT_CONFIDENCE = {
 }
 BLANK = {"type": "boolean", "description": "True when the image has no ink."}
 MESSAGE = {"type": "string", "description": "Only with a reason: what to do."}
+STROKES = {
+    "type": ["array", "null"],
+    "maxItems": MAX_STROKES,
+    "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+    "description": "Number mode's stroke hint, as the page sends it: each pen stroke's "
+    "[x0, x1] in the image's pixels. Cuts between touching digits then pass "
+    "only between strokes.",
+}
 
 
 def reason(what: str) -> dict:
@@ -104,7 +112,12 @@ SCHEMAS: dict[str, dict] = {
     "ImageRequest": {
         "type": "object",
         "description": "One image, as JSON.",
-        "properties": {"image": IMAGE, "include_input": INCLUDE_INPUT, "mode": MODE},
+        "properties": {
+            "image": IMAGE,
+            "include_input": INCLUDE_INPUT,
+            "mode": MODE,
+            "strokes": STROKES,
+        },
         "required": ["image"],
         "not": {"required": ["images"]},
     },
@@ -211,7 +224,8 @@ SCHEMAS: dict[str, dict] = {
                 "type": "number",
                 "minimum": 0,
                 "maximum": 1,
-                "description": "The product of the digits' confidences; 0 with no number.",
+                "description": "The product of the digits' confidences and of the split's share "
+                "among the readings of the same ink as digits; 0 with no number.",
             },
             "blank": BLANK,
             "reason": reason("number"),

@@ -7,6 +7,7 @@ decode, preprocess, one session.run for the whole batch, and shape the answers.
 
 import base64
 import binascii
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,8 @@ class PredictionRequest:
     include_input: bool = False
     mode: str = "digit"
     """"digit" (one digit per image) or "number" (a whole number per image)."""
+    strokes: list[tuple[float, float]] | None = None
+    """The page's stroke hint for a single image in number mode: each stroke's [x0, x1]."""
 
 
 def parse_body(
@@ -98,8 +101,36 @@ def parse_json(body: bytes, max_batch: int, mode: str = "digit") -> PredictionRe
             '(or "images" with a list of them)'
         )
     return PredictionRequest(
-        [decode_base64(document["image"], "image")], include_input=include_input, mode=mode
+        [decode_base64(document["image"], "image")],
+        include_input=include_input,
+        mode=mode,
+        strokes=parse_strokes(document.get("strokes")),
     )
+
+
+MAX_STROKES = 1000
+"""More strokes than this in a hint is no drawing from the page."""
+
+
+def parse_strokes(value: object) -> list[tuple[float, float]] | None:
+    """The stroke hint, [[x0, x1], ...] in the image's pixels (null or absent: none)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_STROKES:
+        raise BadRequest(f"'strokes' must be a list of at most {MAX_STROKES} [x0, x1] pairs")
+    pairs = []
+    for item in value:
+        if (
+            not isinstance(item, list)
+            or len(item) != 2
+            or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in item)
+            or not math.isfinite(item[0])
+            or not math.isfinite(item[1])
+        ):
+            raise BadRequest("each of 'strokes' must be [x0, x1], two finite numbers")
+        low, high = sorted(item)
+        pairs.append((float(low), float(high)))
+    return pairs
 
 
 def decode_base64(value: object, field: str) -> bytes:
@@ -203,7 +234,8 @@ def number_drawings(request: PredictionRequest, max_pixels: int, max_digits: int
     for index, data in enumerate(request.images):
         where = f"images[{index}]: " if len(request.images) > 1 else ""
         try:
-            drawings.append(number_layout(decode_image(data, max_pixels), max_digits))
+            picture = decode_image(data, max_pixels)
+            drawings.append(number_layout(picture, max_digits, request.strokes))
         except ImageError as exc:
             exc.args = (f"{where}{exc}",)
             raise

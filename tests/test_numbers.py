@@ -342,7 +342,7 @@ def test_the_ink_window_gives_the_crops_of_the_whole_picture(variant):
     """Number mode segments only the window that holds ink (serving.preprocess.ink_window),
     in the whole picture's blocks: every candidate crop, its ink and its box in the
     picture's pixels, must be the one the whole picture gives."""
-    from serving.numbers import _prepared, number_layout
+    from serving.numbers import number_parts
     from serving.preprocess import decode_image
 
     image, _ = number_canvas("1720", seed=3)
@@ -359,6 +359,6 @@ def test_the_ink_window_gives_the_crops_of_the_whole_picture(variant):
     elif variant == "blank":
         image = Image.new("L", image.size, 255)
     picture = decode_image(png(image), 10**7)
-    window = _prepared(number_layout(picture, 12), None).reading
+    window = number_parts(picture, 12, None).reading
     assert [(c.box, c.ink.tobytes()) for c in window.crops] == whole_picture_reading(picture)
     assert (len(window.crops) == 0) == (variant == "blank")

@@ -4,9 +4,10 @@ and its own decision about what is a digit.
 The test sets: the MNIST test images as they are; the same images drawn as they would
 arrive from a 280x280 browser canvas and put through the served preprocessing, which is
 the accuracy a user gets; hand-made drawings of the styles MNIST lacks (drawings.json);
-the project's style and non-digit suites (training/suites.py); and the number test set
-(training/numbers.py). A drawing counts as read correctly only when the served answer
-names the right digit: a rejected digit is a mistake.
+the project's style and non-digit suites (training/suites.py); the number test set
+(training/numbers.py); and the number pad's own suites, non-numbers and European-style
+numbers (training/number_suites.py). A drawing counts as read correctly only when the
+served answer names the right digit: a rejected digit is a mistake.
 """
 
 import json
@@ -21,6 +22,7 @@ from serving.model import DigitModel
 from serving.preprocess import canvas_to_input
 from training.calibrate import expected_calibration_error, softmax
 from training.canvas import CANVAS_SIZE, canvas_inputs, render_strokes, smooth
+from training.number_suites import suite_report
 from training.numbers import evaluate_numbers
 
 NO_DIGIT = -1
@@ -106,6 +108,7 @@ def evaluate(model_path: Path, x_test: np.ndarray, y_test: np.ndarray) -> dict:
     styles = suites.style_report(model, served_answers)
     nondigits = suites.nondigit_report(model, served_answers)
     numbers = evaluate_numbers(model_path, x_test, y_test)
+    number_suites = suite_report(model_path)
     return {
         "test_accuracy": test["accuracy"],
         "canvas_accuracy": canvas["accuracy"],
@@ -116,11 +119,14 @@ def evaluate(model_path: Path, x_test: np.ndarray, y_test: np.ndarray) -> dict:
         "canvas_ece": canvas["calibration"]["ece_after"],
         "numbers_separated_exact": numbers["separated_2_to_6"]["exact"],
         "numbers_touching_pairs_exact": numbers["touching_pairs"]["exact"],
+        "non_numbers_passed": number_suites["non_numbers"]["with_hint"]["passed"],
+        "european_numbers_exact": number_suites["european"]["with_hint"]["passed"],
         "test": test,
         "canvas": canvas,
         "drawings": drawing_report,
         "style_suite": styles,
         "nondigit_suite": nondigits,
         "numbers": numbers,
+        "number_suites": number_suites,
         "not_a_digit_index": NOT_A_DIGIT,
     }

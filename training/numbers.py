@@ -38,6 +38,8 @@ SOURCES = ("mnist", "strokes")
 PER_CELL = 25
 """Numbers per (source, gap kind, length): 1,400 numbers, about 7,000 digits."""
 SEED = 11
+CONFIDENT_WRONG = 0.9
+"""A wrong number claimed at this confidence or more is the worst answer: it gets copied."""
 DEV_SEED = 1011
 """The development set's seed: the segmentation is tuned on numbers made with it from MNIST
 *training* digits (and other stroke-drawn writers), never on the test set."""
@@ -200,7 +202,7 @@ def evaluate_numbers(
         answer = read_number(canvas, probabilities, "evaluation")
         read = answer["number"]
         split = same_split([d["box"] for d in answer["digits"]], boxes)
-        rows.append((source, kind, length, read == truth, split, read, truth))
+        rows.append((source, kind, length, read == truth, split, read, truth, answer["confidence"]))
     return number_report(rows)
 
 
@@ -216,15 +218,18 @@ def same_split(found: list[list[int]], true: list[Box]) -> bool:
 
 
 def number_report(rows: list[tuple]) -> dict:
-    """Accuracy tables from (source, kind, length, read right, split right, read, truth) rows:
-    the share of numbers read exactly, and of numbers split into the right parts (whatever
-    the model then read in them)."""
+    """Accuracy tables from (source, kind, length, read right, split right, read, truth,
+    confidence) rows: the share of numbers read exactly, of numbers split into the right
+    parts (whatever the model then read in them), and of wrong numbers claimed at
+    CONFIDENT_WRONG or more (a number not claimed is not wrong, only unread)."""
 
     def share(selected: list[tuple]) -> dict:
         count = max(len(selected), 1)
+        wrong = sum(r[5] is not None and not r[3] and r[7] >= CONFIDENT_WRONG for r in selected)
         return {
             "exact": round(sum(row[3] for row in selected) / count, 4),
             "split": round(sum(row[4] for row in selected) / count, 4),
+            "wrong_at_0.9_or_more": round(wrong / count, 4),
             "count": len(selected),
         }
 
