@@ -9,6 +9,7 @@ from pathlib import Path
 
 from training.config import TrainConfig
 from training.data import MNIST_ENV, DataError
+from training.pendigits import PENDIGITS_ENV, PendigitsError
 
 DEFAULTS = TrainConfig()
 
@@ -20,6 +21,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data_help = f"local mnist.npz (default: ${MNIST_ENV}, else download the official file)"
     run = commands.add_parser("run", help="train, export to ONNX, evaluate, write artifacts")
     run.add_argument("--data", help=data_help)
+    run.add_argument(
+        "--pendigits",
+        help=f"pendigits-orig.tra (default: ${PENDIGITS_ENV}, else ../shared/data/pendigits/)",
+    )
     run.add_argument("--out", type=Path, default=Path("runs/latest"), help="output directory")
     run.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     run.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
@@ -71,13 +76,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
-            run(config.for_quick_run() if args.quick else config, args.data, args.out)
+            run(
+                config.for_quick_run() if args.quick else config,
+                args.data,
+                args.out,
+                args.pendigits,
+            )
             return 0
         if args.check:
             return 0 if check(args.model_dir, args.data) else 1
         reevaluate(args.model_dir, load(args.data), write=args.write)
         return 0
-    except (DataError, FileNotFoundError) as exc:
+    except (DataError, PendigitsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

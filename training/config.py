@@ -20,6 +20,8 @@ class TrainConfig:
     seed: int = 1234
     # Stroke-drawn digits (including the variants MNIST lacks) mixed into training.
     synthetic_per_class: int = 2_000
+    # Real pen trajectories (training/pendigits.py): renderings of each training writer's digit.
+    pen_renderings: int = 1
     # Letters, shapes, scribbles, dots and several digits: the "not a digit" class.
     nondigits: int = 10_000
     # Augmentation, matched to how people draw on a canvas.
