@@ -30,6 +30,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     run.add_argument("--seed", type=int, default=DEFAULTS.seed)
     run.add_argument(
+        "--pen-renderings",
+        type=int,
+        default=DEFAULTS.pen_renderings,
+        help="times each training writer's pen-written digit is drawn into the training set",
+    )
+    run.add_argument(
         "--quick", action="store_true", help="a small subset and one epoch: a smoke test"
     )
 
@@ -75,7 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_finetune(args)
     try:
         if args.command == "run":
-            config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+            config = TrainConfig(
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                pen_renderings=args.pen_renderings,
+            )
             run(
                 config.for_quick_run() if args.quick else config,
                 args.data,
