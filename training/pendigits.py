@@ -159,3 +159,33 @@ def pen_inputs(digits: list[PenDigit], seed: int) -> tuple[np.ndarray, np.ndarra
             images.append(image)
             labels.append(digit.label)
     return np.stack(images), np.array(labels, dtype=np.uint8)
+
+
+HELD_OUT_SEED = 4_242
+"""The random stream (sizes, places, pens) of the held-out writers' drawings in the card."""
+
+
+def held_out_report(model, answers) -> dict:
+    """The served answers on every digit of the held-out writers, who are never trained on:
+    accuracy, refusals and confident mistakes overall and per digit. `model` is the served
+    DigitModel; `answers(images, probabilities)` the digit answered, or -1 for a refusal."""
+    _, held_out = split_by_writer(load())
+    images, labels = pen_inputs(held_out, HELD_OUT_SEED)
+    probabilities = model.predict(images)
+    given = answers(images, probabilities)
+    right, refused = given == labels, given < 0
+    confident_wrong = ~right & ~refused & (probabilities.max(axis=1) >= 0.9)
+    return {
+        "writers": list(HELD_OUT_WRITERS),
+        "count": len(labels),
+        "accuracy": round(float(right.mean()), 6),
+        "rejected_rate": round(float(refused.mean()), 6),
+        "wrong_at_0.9_or_more": round(float(confident_wrong.mean()), 6),
+        "per_digit": {
+            str(d): {
+                "accuracy": round(float(right[labels == d].mean()), 4),
+                "rejected": round(float(refused[labels == d].mean()), 4),
+            }
+            for d in range(10)
+        },
+    }

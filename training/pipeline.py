@@ -15,8 +15,8 @@ import numpy as np
 
 from serving.contract import MODEL_FILE, WEIGHTS_FILE, model_batch
 from training import card as cards
-from training.config import QUICK_TEST_SIZE, TrainConfig
 from training import pendigits
+from training.config import QUICK_TEST_SIZE, TrainConfig
 from training.data import Mnist, load
 
 PARITY_IMAGES = 1_000
@@ -28,6 +28,8 @@ HEADLINE = (
     "nondigit_catch_rate",
     "canvas_rejected_rate",
     "canvas_ece",
+    "pen_held_out_accuracy",
+    "real_digits_refused_rate",
     "numbers_separated_exact",
     "numbers_touching_pairs_exact",
 )

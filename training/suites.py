@@ -376,12 +376,12 @@ def style_report(model: DigitModel, answers: Callable) -> dict:
         probabilities = model.predict(images)
         given = answers(images, probabilities)
         correct = given == label
-        confident_wrong += int(
-            ((~correct) & (probabilities.max(axis=1) >= 0.9) & (given >= 0)).sum()
-        )
+        sure_wrong = int(((~correct) & (probabilities.max(axis=1) >= 0.9) & (given >= 0)).sum())
+        confident_wrong += sure_wrong
         per_style[name] = {
             "accuracy": round(float(correct.mean()), 4),
             "rejected": round(float((given < 0).mean()), 4),
+            "wrong_at_0.9_or_more": round(sure_wrong / len(images), 4),
             "read_as": {
                 str(d): int(n)
                 for d, n in zip(*np.unique(given[~correct], return_counts=True), strict=True)
@@ -403,10 +403,14 @@ def nondigit_report(model: DigitModel, answers: Callable) -> dict:
         probabilities = model.predict(images)
         given = answers(images, probabilities)
         refused = given < 0
-        sure = (~refused) & (probabilities[:, :DIGIT_CLASSES].max(axis=1) >= 0.6)
+        digit_confidence = probabilities[:, :DIGIT_CLASSES].max(axis=1)
+        sure = (~refused) & (digit_confidence >= 0.6)
         per_kind[name] = {
             "caught": round(float(refused.mean()), 4),
             "digit_at_0.6_or_more": round(float(sure.mean()), 4),
+            "digit_at_0.9_or_more": round(
+                float(((~refused) & (digit_confidence >= 0.9)).mean()), 4
+            ),
         }
         caught, total, confident = (
             caught + int(refused.sum()),
