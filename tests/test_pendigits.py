@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.mnist_data import mnist_path
-from training import pendigits, suites, strokes
+from training import pendigits, strokes, suites
 from training.pendigits import PendigitsError
 
 SAMPLE = """.INCLUDE        dene.doc
@@ -74,7 +74,7 @@ def test_tablet_y_grows_upward_so_the_canvas_flips_it():
 def test_missing_file_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.delenv(pendigits.PENDIGITS_ENV, raising=False)
     missing = tmp_path / "pendigits-orig.tra"
-    with pytest.raises(PendigitsError, match="not found.*--pendigits PATH"):
+    with pytest.raises(PendigitsError, match=r"not found.*--pendigits PATH"):
         pendigits.load(missing)
 
 
