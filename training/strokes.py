@@ -117,8 +117,8 @@ def open_curl_nine(rng: np.random.Generator) -> Glyph:
     curl = np.linspace(rng.uniform(0.55, 1.0), 1.0, len(head))[:, None]
     head = (head - [0.5, 0.28]) * curl + [0.5, 0.28]
     right = 0.5 + rx
-    if rng.random() < 0.5:
-        tail = line((right, 0.3), (right - 0.02, 0.97))
+    if rng.random() < 0.5:  # straight on down, upright or slanted either way
+        tail = line((right, 0.3), (right + rng.uniform(-0.16, 0.04), 0.97))
     else:
         tail = line((right, 0.3), (right - 0.04, 0.75), (right - 0.15, 0.93), (right - 0.32, 0.95))
     return [joined(head, tail)]
@@ -129,18 +129,14 @@ def looped_four(rng: np.random.Generator) -> Glyph:
     along the bar past the stem, back up to the top, and down the stem."""
     stem = rng.uniform(0.55, 0.7)
     bar = rng.uniform(0.52, 0.68)
-    reach = rng.uniform(0.82, 0.97)
-    return [
-        line(
-            (stem, 0.03),
-            (0.12, bar - 0.04),
-            (0.2, bar + 0.02),
-            (reach, bar),
-            (stem + 0.16, bar - 0.25),
-            (stem + 0.02, 0.05),
-            (stem, 0.98),
-        )
-    ]
+    reach = stem + rng.uniform(0.12, 0.4)
+    if rng.random() < 0.5:  # a straight side with a corner at the bar
+        side = line((stem, 0.03), (0.12, bar - 0.04), (0.2, bar + 0.02))
+    else:  # a round side: the loop bulges out to the left and turns into the bar
+        side = arc(stem, bar, stem - rng.uniform(0.04, 0.16), bar - 0.03, -90, -180)
+    rise = rng.uniform(0.12, 0.32)
+    back = line((reach, bar), ((reach + stem) / 2, bar - rise), (stem + 0.02, 0.05), (stem, 0.98))
+    return [joined(side, back)]
 
 
 # Each style is one way of writing the digit, in a unit box (x, y in 0..1, y down).
