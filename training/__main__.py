@@ -9,6 +9,7 @@ from pathlib import Path
 
 from training.config import TrainConfig
 from training.data import MNIST_ENV, DataError
+from training.pendigits import PENDIGITS_ENV, PendigitsError
 
 DEFAULTS = TrainConfig()
 
@@ -20,10 +21,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data_help = f"local mnist.npz (default: ${MNIST_ENV}, else download the official file)"
     run = commands.add_parser("run", help="train, export to ONNX, evaluate, write artifacts")
     run.add_argument("--data", help=data_help)
+    run.add_argument(
+        "--pendigits",
+        help=f"pendigits-orig.tra (default: ${PENDIGITS_ENV}, else ../shared/data/pendigits/)",
+    )
     run.add_argument("--out", type=Path, default=Path("runs/latest"), help="output directory")
     run.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     run.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     run.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    run.add_argument(
+        "--pen-renderings",
+        type=int,
+        default=DEFAULTS.pen_renderings,
+        help="times each training writer's pen-written digit is drawn into the training set",
+    )
     run.add_argument(
         "--quick", action="store_true", help="a small subset and one epoch: a smoke test"
     )
@@ -70,14 +81,24 @@ def main(argv: list[str] | None = None) -> int:
         return run_finetune(args)
     try:
         if args.command == "run":
-            config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
-            run(config.for_quick_run() if args.quick else config, args.data, args.out)
+            config = TrainConfig(
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                pen_renderings=args.pen_renderings,
+            )
+            run(
+                config.for_quick_run() if args.quick else config,
+                args.data,
+                args.out,
+                args.pendigits,
+            )
             return 0
         if args.check:
             return 0 if check(args.model_dir, args.data) else 1
         reevaluate(args.model_dir, load(args.data), write=args.write)
         return 0
-    except (DataError, FileNotFoundError) as exc:
+    except (DataError, PendigitsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

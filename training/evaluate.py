@@ -82,9 +82,21 @@ def drawing_inputs(drawings: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(images), np.array([d["label"] for d in drawings])
 
 
+def refused_rate(canvas: dict, styles: dict, pen: dict) -> float:
+    """The share of real digits refused as "not a digit": the canvas-drawn MNIST test set, the
+    style suite (its styles are equally large) and the held-out writers' pen digits, pooled."""
+    per_style = [s["rejected"] for s in styles["per_style"].values()]
+    refused = (
+        canvas["rejected_rate"] * canvas["count"]
+        + float(np.mean(per_style)) * styles["count"]
+        + pen["rejected_rate"] * pen["count"]
+    )
+    return round(refused / (canvas["count"] + styles["count"] + pen["count"]), 6)
+
+
 def evaluate(model_path: Path, x_test: np.ndarray, y_test: np.ndarray) -> dict:
     """Every figure of the model card's metrics section."""
-    from training import suites
+    from training import pendigits, suites
 
     model = DigitModel.load(model_path)
     temperature = model.temperature
@@ -107,6 +119,7 @@ def evaluate(model_path: Path, x_test: np.ndarray, y_test: np.ndarray) -> dict:
     ]
     styles = suites.style_report(model, served_answers)
     nondigits = suites.nondigit_report(model, served_answers)
+    pen = pendigits.held_out_report(model, served_answers)
     numbers = evaluate_numbers(model_path, x_test, y_test)
     number_suites = suite_report(model_path)
     return {
@@ -117,6 +130,8 @@ def evaluate(model_path: Path, x_test: np.ndarray, y_test: np.ndarray) -> dict:
         "nondigit_catch_rate": nondigits["caught_rate"],
         "canvas_rejected_rate": canvas["rejected_rate"],
         "canvas_ece": canvas["calibration"]["ece_after"],
+        "pen_held_out_accuracy": pen["accuracy"],
+        "real_digits_refused_rate": refused_rate(canvas, styles, pen),
         "numbers_separated_exact": numbers["separated_2_to_6"]["exact"],
         "numbers_touching_pairs_exact": numbers["touching_pairs"]["exact"],
         "non_numbers_passed": number_suites["non_numbers"]["with_hint"]["passed"],
@@ -126,6 +141,7 @@ def evaluate(model_path: Path, x_test: np.ndarray, y_test: np.ndarray) -> dict:
         "drawings": drawing_report,
         "style_suite": styles,
         "nondigit_suite": nondigits,
+        "pen_held_out": pen,
         "numbers": numbers,
         "number_suites": number_suites,
         "not_a_digit_index": NOT_A_DIGIT,

@@ -15,6 +15,7 @@ import numpy as np
 
 from serving.contract import MODEL_FILE, WEIGHTS_FILE, model_batch
 from training import card as cards
+from training import pendigits
 from training.config import QUICK_TEST_SIZE, TrainConfig
 from training.data import Mnist, load
 
@@ -27,6 +28,8 @@ HEADLINE = (
     "nondigit_catch_rate",
     "canvas_rejected_rate",
     "canvas_ece",
+    "pen_held_out_accuracy",
+    "real_digits_refused_rate",
     "numbers_separated_exact",
     "numbers_touching_pairs_exact",
 )
@@ -38,16 +41,19 @@ def test_split(data: Mnist, quick: bool) -> tuple[np.ndarray, np.ndarray]:
     return data.x_test, data.y_test
 
 
-def run(config: TrainConfig, data_path: str | None, out_dir: Path) -> dict:
+def run(
+    config: TrainConfig, data_path: str | None, out_dir: Path, pen_path: str | None = None
+) -> dict:
     started = time.perf_counter()
     data = load(data_path)  # before TensorFlow loads: bad data fails in a blink
+    pen_train, _ = pendigits.split_by_writer(pendigits.load(pen_path))
 
     # TensorFlow loads only here, so `evaluate` and the tests of the rest stay light.
     from training.export import check_parity, to_onnx
     from training.plots import plot_history
     from training.train import train
 
-    result = train(data, config)
+    result = train(data, config, pen_train)
 
     created = dt.datetime.now(dt.timezone.utc)
     model_version = created.strftime("%Y%m%d.%H%M%S") + ("-quick" if config.quick else "")
@@ -83,6 +89,7 @@ def run(config: TrainConfig, data_path: str | None, out_dir: Path) -> dict:
             "synthetic_examples": result.synthetic_examples,
             "nondigit_examples": result.nondigit_examples,
             "validation_examples": config.validation_size,
+            "pen_written": pen_card_entry(result.pen_examples, result.train_examples),
         },
         "training": {
             "config": config.as_dict(),
@@ -102,6 +109,19 @@ def run(config: TrainConfig, data_path: str | None, out_dir: Path) -> dict:
     cards.write_card(card, out_dir)
     print(f"wrote {out_dir}/ in {card['training']['total_seconds']:.0f} s")
     return card
+
+
+def pen_card_entry(examples: int, train_examples: int) -> dict:
+    """What the card says of the real pen-written digits: source, licence, credit, share."""
+    return {
+        "file": pendigits.SHARED_COPY.name,
+        "sha256": pendigits.SHA256,
+        "licence": pendigits.LICENCE,
+        "credit": pendigits.CREDIT,
+        "held_out_writers": list(pendigits.HELD_OUT_WRITERS),
+        "train_examples": examples,
+        "share_of_training": round(examples / train_examples, 4),
+    }
 
 
 def reevaluate(model_dir: Path, data: Mnist, write: bool = False) -> dict:

@@ -82,6 +82,63 @@ def figure_eight() -> Stroke:
     return np.stack([0.5 + 0.34 * np.sin(2 * t), 0.5 - 0.46 * np.cos(t)], axis=1)
 
 
+def lead_in_one(rng: np.random.Generator) -> Glyph:
+    """A 1 whose lead-in climbs from the lower left nearly as long as the stem, slightly bowed:
+    the Italian school 1 that looks like a capital lambda."""
+    top, foot = np.array([0.62, 0.02]), np.array([0.62, 0.98])
+    angle = np.radians(rng.uniform(48, 78))
+    start = top + rng.uniform(0.6, 1.0) * np.array([-np.cos(angle), np.sin(angle)])
+    bow = rng.uniform(-0.06, 0.06) * np.array([np.sin(angle), np.cos(angle)])
+    return [np.stack([start, (start + top) / 2 + bow, top, foot])]
+
+
+def curved_crossed_seven(rng: np.random.Generator) -> Glyph:
+    """A 7 whose stem bends as it falls, crossed by a bar near its middle: a second stroke,
+    or the same one, out to the left from the stem and back across it."""
+    bend = rng.uniform(0.04, 0.2) * rng.choice([-1, 1])  # out like a 2's neck, or in
+    stem = [(0.9, 0.05), (0.7 + bend, 0.4), (0.52 + bend, 0.7), (0.42, 0.97)]
+    start = (0.08, 0.1 + rng.uniform(-0.05, 0.05))
+    height = rng.uniform(0.4, 0.7)
+    x = np.interp(height, [p[1] for p in stem], [p[0] for p in stem])
+    left, right = rng.uniform(0.12, 0.28), rng.uniform(0.12, 0.28)
+    bar = ((x - left, height + 0.02), (x + right, height - 0.02))
+    if rng.random() < 0.5:  # without lifting the pen: out to the left, across, on down
+        above = [p for p in stem if p[1] < height]
+        return [line(start, *above, (x, height), *bar, (x, height), *stem[len(above) :])]
+    return [line(start, *stem), line(*bar)]
+
+
+def open_curl_nine(rng: np.random.Generator) -> Glyph:
+    """A 9 whose head is an open hook flowing into the stem: the pen starts low on the head's
+    left (sometimes curled in), goes over the top and down, and never closes the head."""
+    start = rng.uniform(90, 155)
+    rx, ry = rng.uniform(0.24, 0.34), rng.uniform(0.18, 0.26)
+    head = arc(0.5, 0.28, rx, ry, start, 360)
+    curl = np.linspace(rng.uniform(0.55, 1.0), 1.0, len(head))[:, None]
+    head = (head - [0.5, 0.28]) * curl + [0.5, 0.28]
+    right = 0.5 + rx
+    if rng.random() < 0.5:  # straight on down, upright or slanted either way
+        tail = line((right, 0.3), (right + rng.uniform(-0.16, 0.04), 0.97))
+    else:
+        tail = line((right, 0.3), (right - 0.04, 0.75), (right - 0.15, 0.93), (right - 0.32, 0.95))
+    return [joined(head, tail)]
+
+
+def looped_four(rng: np.random.Generator) -> Glyph:
+    """A 4 in one stroke whose closed part is a loop: down to the left from the stem's top,
+    along the bar past the stem, back up to the top, and down the stem."""
+    stem = rng.uniform(0.55, 0.7)
+    bar = rng.uniform(0.52, 0.68)
+    reach = stem + rng.uniform(0.12, 0.4)
+    if rng.random() < 0.5:  # a straight side with a corner at the bar
+        side = line((stem, 0.03), (0.12, bar - 0.04), (0.2, bar + 0.02))
+    else:  # a round side: the loop bulges out to the left and turns into the bar
+        side = arc(stem, bar, stem - rng.uniform(0.04, 0.16), bar - 0.03, -90, -180)
+    rise = rng.uniform(0.12, 0.32)
+    back = line((reach, bar), ((reach + stem) / 2, bar - rise), (stem + 0.02, 0.05), (stem, 0.98))
+    return [joined(side, back)]
+
+
 # Each style is one way of writing the digit, in a unit box (x, y in 0..1, y down).
 TEMPLATES: dict[int, dict[str, Style]] = {
     0: {
@@ -103,6 +160,8 @@ TEMPLATES: dict[int, dict[str, Style]] = {
             line((0.22, 0.3), (0.55, 0.03), (0.55, 0.95)),
             line((0.22, 0.96), (0.88, 0.96)),
         ],
+        "long lead-in": lead_in_one,
+        "long straight lead-in": european_one(foot=False, degrees=(50, 75), length=(0.65, 0.95)),
     },
     2: {
         "curved": [joined(arc(0.5, 0.3, 0.34, 0.26, 195, 375), line((0.12, 0.95), (0.9, 0.95)))],
@@ -157,6 +216,7 @@ TEMPLATES: dict[int, dict[str, Style]] = {
             line((0.55, 0.03), (0.1, 0.62), (0.92, 0.62)),
             line((0.66, 0.35), (0.66, 0.98)),
         ],
+        "one stroke looped": looped_four,
     },
     5: {
         "classic": [
@@ -200,6 +260,7 @@ TEMPLATES: dict[int, dict[str, Style]] = {
             joined(arc(0.16, 0.14, 0.08, 0.1, 150, 300), line((0.92, 0.06), (0.42, 0.97)))
         ],
         "curved stem": [line((0.08, 0.06), (0.92, 0.04), (0.74, 0.36), (0.6, 0.66), (0.54, 0.97))],
+        "curved stem crossed": curved_crossed_seven,
     },
     8: {
         "one stroke": [figure_eight()],
@@ -226,6 +287,7 @@ TEMPLATES: dict[int, dict[str, Style]] = {
                 arc(0.55, 0.8, 0.19, 0.15, 0, 160),
             )
         ],
+        "open curl head": open_curl_nine,
     },
 }
 

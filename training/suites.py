@@ -172,6 +172,50 @@ def eight_plain(r):
     return [np.stack([0.5 + 0.3 * np.sin(2 * t), 0.5 - 0.46 * np.cos(t)], axis=1)]
 
 
+def one_lambda(r):
+    """The Italian school 1: a lead-in from the lower left nearly as long as the stem."""
+    stem_x = r.uniform(0.5, 0.7)
+    top = pts(stem_x, 0.02)
+    start = polar(top[0], r.uniform(0.55, 0.95), 180 - r.uniform(52, 80))
+    middle = (start + top[0]) / 2 + r.uniform(-0.04, 0.04, 2)
+    return [np.vstack([start, middle, top, pts(stem_x + r.uniform(-0.04, 0.04), 0.98)])]
+
+
+def seven_curved_crossed(r):
+    """A 7 whose stem curves on its way down, crossed by a bar: a second stroke, or the same
+    stroke going out to the left from the stem and back across it."""
+    sag = r.uniform(0.06, 0.24) * r.choice([-1, 1])  # bowed out like a 2's neck, or in
+    t = np.linspace(0, 1, 12)
+    stem = np.stack([0.9 - 0.5 * t + sag * np.sin(np.pi * t), 0.04 + 0.94 * t], axis=1)
+    cross = int(r.integers(4, 8))
+    middle = stem[cross]
+    start = pts(0.06, 0.04 + r.uniform(0, 0.1))
+    left, right = r.uniform(0.1, 0.25, 2)
+    bar = pts(middle[0] - left, middle[1], middle[0] + right, middle[1] - 0.03)
+    if r.random() < 0.5:  # the pen never lifts: down the stem, out left, across, on down
+        return [np.vstack([start, stem[: cross + 1], bar, stem[cross + 1 :]])]
+    return [np.vstack([start, stem]), bar]
+
+
+def nine_open_curl(r):
+    """A 9 whose head is a hook left open low on the left, running on into the stem."""
+    rx, ry = r.uniform(0.25, 0.35), r.uniform(0.2, 0.27)
+    opening = r.uniform(95, 150)
+    head = ellipse(0.48, 0.27, rx, ry, opening, 360 - opening)
+    bottom = 0.48 + rx + r.uniform(-0.12, 0.03)
+    return [np.vstack([head, pts(0.48 + rx, 0.3, bottom, 0.97)])]
+
+
+def four_looped(r):
+    """A 4 in one stroke whose closed part is a loop: a rounded side from the stem's top down
+    to the bar, the bar past the stem, a turn back up to the top, then the stem."""
+    x, bar = r.uniform(0.58, 0.7), r.uniform(0.55, 0.68)
+    side = ellipse(x, bar, x - r.uniform(0.05, 0.15), bar - 0.03, -90, -90, 16)
+    reach = r.uniform(0.18, 0.3)
+    back = pts(x + reach, bar, x + reach * 0.5, bar - r.uniform(0.15, 0.3), x + 0.02, 0.06)
+    return [np.vstack([side, back, pts(x + r.uniform(-0.03, 0.03), 0.98)])]
+
+
 STYLES: dict[str, tuple[int, Maker]] = {
     "0 slashed": (0, zero_slashed),
     "0 phi": (0, zero_phi),
@@ -191,6 +235,10 @@ STYLES: dict[str, tuple[int, Maker]] = {
     "9 small head": (9, nine_small_head),
     "9 loop over top": (9, nine_loop_over),
     "9 curled tail": (9, nine_curled),
+    "1 long lead-in": (1, one_lambda),
+    "7 one stroke, curved and crossed": (7, seven_curved_crossed),
+    "9 open curl head": (9, nine_open_curl),
+    "4 one stroke looped": (4, four_looped),
 }
 
 
@@ -328,12 +376,12 @@ def style_report(model: DigitModel, answers: Callable) -> dict:
         probabilities = model.predict(images)
         given = answers(images, probabilities)
         correct = given == label
-        confident_wrong += int(
-            ((~correct) & (probabilities.max(axis=1) >= 0.9) & (given >= 0)).sum()
-        )
+        sure_wrong = int(((~correct) & (probabilities.max(axis=1) >= 0.9) & (given >= 0)).sum())
+        confident_wrong += sure_wrong
         per_style[name] = {
             "accuracy": round(float(correct.mean()), 4),
             "rejected": round(float((given < 0).mean()), 4),
+            "wrong_at_0.9_or_more": round(sure_wrong / len(images), 4),
             "read_as": {
                 str(d): int(n)
                 for d, n in zip(*np.unique(given[~correct], return_counts=True), strict=True)
@@ -355,10 +403,14 @@ def nondigit_report(model: DigitModel, answers: Callable) -> dict:
         probabilities = model.predict(images)
         given = answers(images, probabilities)
         refused = given < 0
-        sure = (~refused) & (probabilities[:, :DIGIT_CLASSES].max(axis=1) >= 0.6)
+        digit_confidence = probabilities[:, :DIGIT_CLASSES].max(axis=1)
+        sure = (~refused) & (digit_confidence >= 0.6)
         per_kind[name] = {
             "caught": round(float(refused.mean()), 4),
             "digit_at_0.6_or_more": round(float(sure.mean()), 4),
+            "digit_at_0.9_or_more": round(
+                float(((~refused) & (digit_confidence >= 0.9)).mean()), 4
+            ),
         }
         caught, total, confident = (
             caught + int(refused.sum()),

@@ -1,4 +1,5 @@
-"""Fit the CNN on MNIST, stroke-drawn digits and non-digits, with canvas-like augmentation.
+"""Fit the CNN on MNIST, stroke-drawn and real pen-written digits and non-digits, with
+canvas-like augmentation.
 
 Validation is what the server sees: held-out MNIST digits drawn on a canvas and put
 through the served preprocessing, held-out stroke-drawn digits and non-digits. Early
@@ -22,6 +23,7 @@ from training.config import QUICK_TRAIN_SIZE, TrainConfig
 from training.data import Mnist
 from training.model import build_model
 from training.nondigits import synthetic_nondigits
+from training.pendigits import PenDigit, pen_inputs
 from training.strokes import synthetic_digits
 
 
@@ -33,6 +35,7 @@ class TrainResult:
     seconds: float
     train_examples: int
     synthetic_examples: int
+    pen_examples: int
     nondigit_examples: int
     temperature: float
 
@@ -56,6 +59,15 @@ def generated(config: TrainConfig, mnist_train: np.ndarray, count_scale: float, 
     return images, targets, len(digits), len(others)
 
 
+def pen_written(config: TrainConfig, pen: list[PenDigit]) -> tuple[np.ndarray, np.ndarray]:
+    """The training writers' digits, each drawn `pen_renderings` times (each time at another
+    size, place and pen width): (N, 28, 28) float32 and (N,) uint8."""
+    if config.quick:
+        pen = pen[:: max(1, len(pen) // 300)]
+    drawn = [pen_inputs(pen, config.seed + 200 + i) for i in range(config.pen_renderings)]
+    return np.concatenate([x for x, _ in drawn]), np.concatenate([y for _, y in drawn])
+
+
 def training_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
     def augment(images, labels):
         images = random_geometry(images, config, config.seed + 10)  # vary_stroke_width: seed, +1
@@ -71,22 +83,25 @@ def training_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tf.da
     )
 
 
-def train(data: Mnist, config: TrainConfig) -> TrainResult:
+def train(data: Mnist, config: TrainConfig, pen: list[PenDigit]) -> TrainResult:
+    """`pen`: the real pen-written digits to train on (the held-out writers already removed)."""
     keras.utils.set_random_seed(config.seed)
     started = time.perf_counter()
 
     x_mnist, y_mnist, x_val_mnist, y_val_mnist = split_validation(data, config)
     x_gen, y_gen, synthetic, nondigits = generated(config, x_mnist, 1.0, config.seed)
     val_gen, val_gen_y, _, _ = generated(config, x_mnist, 0.1, config.seed + 100)
-    x = np.concatenate([model_batch(x_mnist), model_batch(x_gen)])
-    y = np.concatenate([y_mnist, y_gen])
+    x_pen, y_pen = pen_written(config, pen)
+    x = np.concatenate([model_batch(x_mnist), model_batch(x_gen), model_batch(x_pen)])
+    y = np.concatenate([y_mnist, y_gen, y_pen])
     x_val = np.concatenate(
         [model_batch(canvas_inputs(x_val_mnist, config.seed)), model_batch(val_gen)]
     )
     y_val = np.concatenate([y_val_mnist, val_gen_y])
     print(
         f"MNIST: {len(x_mnist):,} training, {len(x_val_mnist):,} validation; "
-        f"stroke-drawn digits: {synthetic:,}; non-digits: {nondigits:,}"
+        f"stroke-drawn digits: {synthetic:,}; pen-written digits: {len(y_pen):,}; "
+        f"non-digits: {nondigits:,}"
     )
 
     model = build_model()
@@ -130,6 +145,7 @@ def train(data: Mnist, config: TrainConfig) -> TrainResult:
         seconds=time.perf_counter() - started,
         train_examples=len(x),
         synthetic_examples=synthetic,
+        pen_examples=len(y_pen),
         nondigit_examples=nondigits,
         temperature=temperature,
     )
