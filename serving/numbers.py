@@ -25,6 +25,7 @@ from serving.segment import (
     Reading,
     TooManyParts,
     best_path,
+    finely_cut,
     lattice,
     layout,
     may_hold_two,
@@ -99,6 +100,7 @@ def _prepared(
     drawing: Layout,
     opened: Collection[int] | None,
     before: tuple[NumberParts, np.ndarray] | None = None,
+    coarse: Collection[int] = (),
 ) -> tuple[NumberParts, dict[tuple, np.ndarray]]:
     """The lattice of a layout and each crop's model input, and the probabilities already
     known by key (from `before`, an earlier pass whose crops and inputs are reused)."""
@@ -111,7 +113,7 @@ def _prepared(
             old.reading.keys, old.reading.crops, old.inputs, seen, strict=True
         ):
             known[key], crops[key], inputs[key] = p, crop, image
-    reading = lattice(drawing, opened, crops)
+    reading = lattice(drawing, opened, crops, coarse)
     prepared = []
     for key, crop in zip(reading.keys, reading.crops, strict=True):
         if key in inputs:
@@ -134,12 +136,17 @@ def read_parts(
     only its new parts are cropped and go through the model in a second run. So
     over-segmenting narrow pieces costs nothing on a number written with gaps.
     """
-    first = [_prepared(drawing, ())[0] for drawing in drawings]
+    fine = [finely_cut(drawing) for drawing in drawings]
+    first = [_prepared(d, (), coarse=f)[0] for d, f in zip(drawings, fine, strict=True)]
     probabilities = _run(run_model, [part.inputs for part in first])
     second: list[tuple[NumberParts, dict[tuple, np.ndarray] | None]] = []
-    for drawing, part, p in zip(drawings, first, probabilities, strict=True):
+    for drawing, pieces, part, p in zip(drawings, fine, first, probabilities, strict=True):
         doubted = _doubted(drawing, part, p)
-        second.append(_prepared(drawing, doubted, (part, p)) if doubted else (part, None))
+        unsure = _unsure(part, p, pieces)
+        if doubted or unsure:
+            second.append(_prepared(drawing, doubted, (part, p), pieces - unsure))
+        else:
+            second.append((part, None))
     new_inputs = [
         []
         if seen is None
@@ -186,12 +193,34 @@ def _doubted(drawing: Layout, part: NumberParts, probabilities: np.ndarray) -> l
         crop = index.get((k, group.x0, group.x1))
         if crop is None:
             continue
-        p = probabilities[crop]
-        doubt = p[DIGIT_CLASSES] >= DOUBT or p[:DIGIT_CLASSES].max() < 1 - DOUBT
         # A mark as thick as it is long is no pair of digits: its slices would read as 1s.
-        if doubt and not is_blob(part.inputs[crop]):
+        if _doubts(probabilities[crop]) and not is_blob(part.inputs[crop]):
             doubted.append(k)
     return doubted
+
+
+def _doubts(p: np.ndarray) -> bool:
+    """Whether the model doubts a part is the digit it names (see DOUBT)."""
+    return bool(p[DIGIT_CLASSES] >= DOUBT or p[:DIGIT_CLASSES].max() < 1 - DOUBT)
+
+
+def _unsure(part: NumberParts, probabilities: np.ndarray, fine: set[int]) -> set[int]:
+    """The pieces whose first reading (cut only at their thinnest places) is unsure: a part
+    of the best path in them is not a confident digit (see DOUBT). Only these are then cut
+    every GRID_STEP as well: a number whose touching digits the model reads surely from a
+    few cuts is not read again from a hundred. `fine` are the pieces that may be cut so."""
+    if not fine:
+        return set()
+    reasons = _reasons(part, probabilities)
+    unsure: set[int] = set()
+    for crop in best_path(part.reading, reading_scores(probabilities, reasons)):
+        key = part.reading.keys[crop]
+        if reasons[crop] is None and not _doubts(probabilities[crop]):
+            continue
+        # A join or a bar's part reaches into the next piece too.
+        pieces = {key[0], key[0] + 1} if key[1] in ("join", "bar") else {key[0]}
+        unsure |= pieces & fine
+    return unsure
 
 
 def _too_many(count: int, max_digits: int, wide: bool = False) -> TooManyDigits:

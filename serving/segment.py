@@ -365,9 +365,12 @@ def lattice(
     drawing: Layout,
     opened: Collection[int] | None = (),
     known: dict[tuple, DigitCrop] | None = None,
+    coarse: Collection[int] = (),
 ) -> Reading:
     """candidates() on a layout already found: every part offered, and how they chain.
-    Crops in `known` (by key, from a reading of the same layout) are reused."""
+    Crops in `known` (by key, from a reading of the same layout) are reused. The pieces in
+    `coarse` are cut only at their thinnest places, without the cuts every GRID_STEP (see
+    serving.numbers.read_parts: a first reading, refined only where it is unsure)."""
     if not drawing.groups:
         return Reading([], [], 1)
     ink, scale, factor, labels = drawing.ink, drawing.scale, drawing.factor, drawing.labels
@@ -393,7 +396,9 @@ def lattice(
     node = 0
     ends: list[tuple[int, int]] = []  # (first node, last node) of each group
     cuts: list[tuple[list[int], list[Cut], list[float]]] = []
-    points = [_cut_points(labels, g, height, k in opened) for k, g in enumerate(groups)]
+    points = [
+        _cut_points(labels, g, height, k in opened, k not in coarse) for k, g in enumerate(groups)
+    ]
     found = _cut_paths(labels, [(g, b) for g, (_, b) in zip(groups, points, strict=True)], height)
     for k, (group, (default, bounds), (paths, severed)) in enumerate(
         zip(groups, points, found, strict=True)
@@ -781,8 +786,19 @@ def has_touching_digits(drawing: Layout) -> bool:
     return any(_offered_cuts(group, drawing.height, False) for group in drawing.groups)
 
 
+def finely_cut(drawing: Layout) -> set[int]:
+    """The pieces that are cut every GRID_STEP in the first pass unless `coarse` (see
+    lattice): offered cut, and too wide to be one digit."""
+    return {
+        k
+        for k, group in enumerate(drawing.groups)
+        if _offered_cuts(group, drawing.height, False)
+        and group.width > SPLIT_WIDTH * drawing.height
+    }
+
+
 def _cut_points(
-    labels: np.ndarray, piece: _Piece, height: float, opened: bool = False
+    labels: np.ndarray, piece: _Piece, height: float, opened: bool = False, fine: bool = True
 ) -> tuple[set[tuple[int, int]], list[int]]:
     """The parts the geometry cuts a piece into, as column ranges, and every column where
     the model may also consider a cut: for a piece wide enough to hold two digits, the cuts
@@ -805,7 +821,7 @@ def _cut_points(
         more = _cuts(profile, count + 1) + _deepest(profile, height, count + 1)
     # And a cut every GRID_STEP: the thinnest places are not always where digits meet (an
     # open 0 against a 2 is as thin through its own hollow as at the contact).
-    if opened or piece.width > SPLIT_WIDTH * height:
+    if fine and (opened or piece.width > SPLIT_WIDTH * height):
         step = max(1, int(GRID_STEP * height))
         margin = max(1, int(MIN_PART * height))
         more = more + list(range(margin + step // 2, piece.width - margin, step))
