@@ -51,6 +51,12 @@ parts are sure digits, cut cleanly (their priors and severed strokes cost less t
 not merely because they exist."""
 
 
+REFINE = 0.25
+"""A part of the first reading that is not a confident digit is cut every GRID_STEP in the
+second, and so are this many digit heights either side of it (where its neighbours' cuts
+may be wrong too; tuned on the development set, see read_parts)."""
+
+
 class TooManyDigits(ValueError):
     """The drawing holds more digits than MAX_DIGITS."""
 
@@ -100,7 +106,7 @@ def _prepared(
     drawing: Layout,
     opened: Collection[int] | None,
     before: tuple[NumberParts, np.ndarray] | None = None,
-    coarse: Collection[int] = (),
+    windows: dict[int, list[tuple[int, int]]] | None = None,
 ) -> tuple[NumberParts, dict[tuple, np.ndarray]]:
     """The lattice of a layout and each crop's model input, and the probabilities already
     known by key (from `before`, an earlier pass whose crops and inputs are reused)."""
@@ -113,7 +119,7 @@ def _prepared(
             old.reading.keys, old.reading.crops, old.inputs, seen, strict=True
         ):
             known[key], crops[key], inputs[key] = p, crop, image
-    reading = lattice(drawing, opened, crops, coarse)
+    reading = lattice(drawing, opened, crops, windows)
     prepared = []
     for key, crop in zip(reading.keys, reading.crops, strict=True):
         if key in inputs:
@@ -136,15 +142,15 @@ def read_parts(
     only its new parts are cropped and go through the model in a second run. So
     over-segmenting narrow pieces costs nothing on a number written with gaps.
     """
-    fine = [finely_cut(drawing) for drawing in drawings]
-    first = [_prepared(d, (), coarse=f)[0] for d, f in zip(drawings, fine, strict=True)]
+    coarse = [{k: [] for k in finely_cut(drawing)} for drawing in drawings]
+    first = [_prepared(d, (), windows=w)[0] for d, w in zip(drawings, coarse, strict=True)]
     probabilities = _run(run_model, [part.inputs for part in first])
     second: list[tuple[NumberParts, dict[tuple, np.ndarray] | None]] = []
-    for drawing, pieces, part, p in zip(drawings, fine, first, probabilities, strict=True):
+    for drawing, windows, part, p in zip(drawings, coarse, first, probabilities, strict=True):
         doubted = _doubted(drawing, part, p)
-        unsure = _unsure(part, p, pieces)
+        unsure = _unsure(drawing, part, p, set(windows))
         if doubted or unsure:
-            second.append(_prepared(drawing, doubted, (part, p), pieces - unsure))
+            second.append(_prepared(drawing, doubted, (part, p), windows | unsure))
         else:
             second.append((part, None))
     new_inputs = [
@@ -204,22 +210,31 @@ def _doubts(p: np.ndarray) -> bool:
     return bool(p[DIGIT_CLASSES] >= DOUBT or p[:DIGIT_CLASSES].max() < 1 - DOUBT)
 
 
-def _unsure(part: NumberParts, probabilities: np.ndarray, fine: set[int]) -> set[int]:
-    """The pieces whose first reading (cut only at their thinnest places) is unsure: a part
-    of the best path in them is not a confident digit (see DOUBT). Only these are then cut
-    every GRID_STEP as well: a number whose touching digits the model reads surely from a
-    few cuts is not read again from a hundred. `fine` are the pieces that may be cut so."""
+def _unsure(
+    drawing: Layout, part: NumberParts, probabilities: np.ndarray, fine: set[int]
+) -> dict[int, list[tuple[int, int]]]:
+    """Where the first reading of the pieces in `fine` (cut only at their thinnest places)
+    is unsure: the columns of each part of its best path that is not a confident digit
+    (see DOUBT), REFINE digit heights wider on each side, by piece. Only there are they
+    then cut every GRID_STEP as well: touching digits that the model reads surely from a few
+    cuts are not read again from a hundred, and one unsure digit of six costs the parts
+    around it, not the number's."""
     if not fine:
-        return set()
+        return {}
     reasons = _reasons(part, probabilities)
-    unsure: set[int] = set()
+    reach = REFINE * drawing.height
+    unsure: dict[int, list[tuple[int, int]]] = {}
     for crop in best_path(part.reading, reading_scores(probabilities, reasons)):
-        key = part.reading.keys[crop]
         if reasons[crop] is None and not _doubts(probabilities[crop]):
             continue
-        # A join or a bar's part reaches into the next piece too.
-        pieces = {key[0], key[0] + 1} if key[1] in ("join", "bar") else {key[0]}
-        unsure |= pieces & fine
+        key = part.reading.keys[crop]
+        if key[1] in ("join", "bar"):  # a part reaching into the next piece: all of both
+            spans = [(k, drawing.groups[k].x0, drawing.groups[k].x1) for k in (key[0], key[0] + 1)]
+        else:
+            spans = [(key[0], key[1], key[2])]
+        for k, left, right in spans:
+            if k in fine:
+                unsure.setdefault(k, []).append((int(left - reach), int(right + reach) + 1))
     return unsure
 
 

@@ -365,12 +365,13 @@ def lattice(
     drawing: Layout,
     opened: Collection[int] | None = (),
     known: dict[tuple, DigitCrop] | None = None,
-    coarse: Collection[int] = (),
+    windows: dict[int, list[tuple[int, int]]] | None = None,
 ) -> Reading:
     """candidates() on a layout already found: every part offered, and how they chain.
-    Crops in `known` (by key, from a reading of the same layout) are reused. The pieces in
-    `coarse` are cut only at their thinnest places, without the cuts every GRID_STEP (see
-    serving.numbers.read_parts: a first reading, refined only where it is unsure)."""
+    Crops in `known` (by key, from a reading of the same layout) are reused. A piece in
+    `windows` is cut every GRID_STEP only within its column ranges (in the reduced mask;
+    none: only at its thinnest places), so that a first reading can be refined only where
+    it is unsure (see serving.numbers.read_parts)."""
     if not drawing.groups:
         return Reading([], [], 1)
     ink, scale, factor, labels = drawing.ink, drawing.scale, drawing.factor, drawing.labels
@@ -397,7 +398,8 @@ def lattice(
     ends: list[tuple[int, int]] = []  # (first node, last node) of each group
     cuts: list[tuple[list[int], list[Cut], list[float]]] = []
     points = [
-        _cut_points(labels, g, height, k in opened, k not in coarse) for k, g in enumerate(groups)
+        _cut_points(labels, g, height, k in opened, (windows or {}).get(k))
+        for k, g in enumerate(groups)
     ]
     found = _cut_paths(labels, [(g, b) for g, (_, b) in zip(groups, points, strict=True)], height)
     for k, (group, (default, bounds), (paths, severed)) in enumerate(
@@ -787,8 +789,8 @@ def has_touching_digits(drawing: Layout) -> bool:
 
 
 def finely_cut(drawing: Layout) -> set[int]:
-    """The pieces that are cut every GRID_STEP in the first pass unless `coarse` (see
-    lattice): offered cut, and too wide to be one digit."""
+    """The pieces that lattice cuts every GRID_STEP (where `windows` allows): offered cut,
+    and too wide to be one digit."""
     return {
         k
         for k, group in enumerate(drawing.groups)
@@ -798,7 +800,11 @@ def finely_cut(drawing: Layout) -> set[int]:
 
 
 def _cut_points(
-    labels: np.ndarray, piece: _Piece, height: float, opened: bool = False, fine: bool = True
+    labels: np.ndarray,
+    piece: _Piece,
+    height: float,
+    opened: bool = False,
+    window: list[tuple[int, int]] | None = None,
 ) -> tuple[set[tuple[int, int]], list[int]]:
     """The parts the geometry cuts a piece into, as column ranges, and every column where
     the model may also consider a cut: for a piece wide enough to hold two digits, the cuts
@@ -821,10 +827,14 @@ def _cut_points(
         more = _cuts(profile, count + 1) + _deepest(profile, height, count + 1)
     # And a cut every GRID_STEP: the thinnest places are not always where digits meet (an
     # open 0 against a 2 is as thin through its own hollow as at the contact).
-    if fine and (opened or piece.width > SPLIT_WIDTH * height):
+    # Within `window` only, if given (columns of the reduced mask).
+    if opened or piece.width > SPLIT_WIDTH * height:
         step = max(1, int(GRID_STEP * height))
         margin = max(1, int(MIN_PART * height))
-        more = more + list(range(margin + step // 2, piece.width - margin, step))
+        grid = range(margin + step // 2, piece.width - margin, step)
+        if window is not None:
+            grid = [c for c in grid if any(a <= piece.x0 + c < b for a, b in window)]
+        more = more + list(grid)
     # Near-duplicate cuts would only multiply the crops: keep one of each, the plain one first.
     bounds = [piece.x0, piece.x1, *cuts]
     for c in sorted(piece.x0 + c for c in more):
