@@ -136,11 +136,16 @@ def read_parts(
     """Every drawing's candidates and the model's probabilities for them, in at most two
     batched runs of the model for all drawings together.
 
-    The first run reads each narrow piece whole (and the wide ones with their cuts): on
-    separated digits that is one crop per digit. A narrow piece that may hold two digits
-    (a 1 against a 7) and that the model doubts whole (see DOUBT) is then offered cut, and
-    only its new parts are cropped and go through the model in a second run. So
-    over-segmenting narrow pieces costs nothing on a number written with gaps.
+    The first run reads each narrow piece whole, and the wide ones (touching digits) cut
+    only at their thinnest places: on separated digits that is one crop per digit, on six
+    touching digits a few dozen. A narrow piece that may hold two digits (a 1 against a 7)
+    and that the model doubts whole (see DOUBT) is then offered cut, and a wide piece is
+    also cut every GRID_STEP around the parts of the best reading that are not confident
+    digits (see _unsure); only the new parts are cropped and go through the model in a
+    second run. So over-segmenting costs nothing on a number written with gaps, and on
+    touching digits only where the model needs it: the full set of cuts at once read
+    three to four times as many parts of a number the first run is sure of, for 69.4 %
+    of the development set's touching and overlapping numbers read exactly against 68.8.
     """
     coarse = [{k: [] for k in finely_cut(drawing)} for drawing in drawings]
     first = [_prepared(d, (), windows=w)[0] for d, w in zip(drawings, coarse, strict=True)]

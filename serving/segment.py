@@ -14,7 +14,8 @@ full size is no gap to a reader):
    chosen by the column profile of severed ink links: into as many digits as its width
    suggests and one more, at its thinnest places, and (for a piece wider than SPLIT_WIDTH,
    or one the caller opens: a narrower piece the model doubts whole, see may_hold_two)
-   every GRID_STEP besides: over-segmentation, the model rejects the wrong parts. Each
+   every GRID_STEP besides (or only within the caller's windows: see lattice):
+   over-segmentation, the model rejects the wrong parts. Each
    cut then follows the path from
    the piece's top to its bottom that severs the least ink (a shortest path by dynamic
    programming over the rows, diagonals allowed, within a band around its column), so it
