@@ -53,8 +53,9 @@ not merely because they exist."""
 
 REFINE = 0.25
 """A part of the first reading that is not a confident digit is cut every GRID_STEP in the
-second, and so are this many digit heights either side of it (where its neighbours' cuts
-may be wrong too; tuned on the development set, see read_parts)."""
+second, and so are this many digit heights either side of it, where its neighbours' cuts
+may be wrong too (on the development set, half of it read 1.4 points fewer touching and
+overlapping numbers right, for 8 % less time; see read_parts)."""
 
 
 class TooManyDigits(ValueError):
