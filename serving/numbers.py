@@ -25,6 +25,7 @@ from serving.segment import (
     Reading,
     TooManyParts,
     best_path,
+    finely_cut,
     lattice,
     layout,
     may_hold_two,
@@ -48,6 +49,13 @@ DIGIT_WEIGHT times the log of the model's belief that it is no one digit. A piec
 refuses whole competes with its cut readings on this score: the cuts win only when their
 parts are sure digits, cut cleanly (their priors and severed strokes cost less than this),
 not merely because they exist."""
+
+
+REFINE = 0.25
+"""A part of the first reading that is not a confident digit is cut every GRID_STEP in the
+second, and so are this many digit heights either side of it, where its neighbours' cuts
+may be wrong too (on the development set, half of it read 1.4 points fewer touching and
+overlapping numbers right, for 8 % less time; see read_parts)."""
 
 
 class TooManyDigits(ValueError):
@@ -99,6 +107,7 @@ def _prepared(
     drawing: Layout,
     opened: Collection[int] | None,
     before: tuple[NumberParts, np.ndarray] | None = None,
+    windows: dict[int, list[tuple[int, int]]] | None = None,
 ) -> tuple[NumberParts, dict[tuple, np.ndarray]]:
     """The lattice of a layout and each crop's model input, and the probabilities already
     known by key (from `before`, an earlier pass whose crops and inputs are reused)."""
@@ -111,7 +120,7 @@ def _prepared(
             old.reading.keys, old.reading.crops, old.inputs, seen, strict=True
         ):
             known[key], crops[key], inputs[key] = p, crop, image
-    reading = lattice(drawing, opened, crops)
+    reading = lattice(drawing, opened, crops, windows)
     prepared = []
     for key, crop in zip(reading.keys, reading.crops, strict=True):
         if key in inputs:
@@ -128,18 +137,28 @@ def read_parts(
     """Every drawing's candidates and the model's probabilities for them, in at most two
     batched runs of the model for all drawings together.
 
-    The first run reads each narrow piece whole (and the wide ones with their cuts): on
-    separated digits that is one crop per digit. A narrow piece that may hold two digits
-    (a 1 against a 7) and that the model doubts whole (see DOUBT) is then offered cut, and
-    only its new parts are cropped and go through the model in a second run. So
-    over-segmenting narrow pieces costs nothing on a number written with gaps.
+    The first run reads each narrow piece whole, and the wide ones (touching digits) cut
+    only at their thinnest places: on separated digits that is one crop per digit, on six
+    touching digits a few dozen. A narrow piece that may hold two digits (a 1 against a 7)
+    and that the model doubts whole (see DOUBT) is then offered cut, and a wide piece is
+    also cut every GRID_STEP around the parts of the best reading that are not confident
+    digits (see _unsure); only the new parts are cropped and go through the model in a
+    second run. So over-segmenting costs nothing on a number written with gaps, and on
+    touching digits only where the model needs it: the full set of cuts at once read
+    three to four times as many parts of a number the first run is sure of, for 69.4 %
+    of the development set's touching and overlapping numbers read exactly against 68.8.
     """
-    first = [_prepared(drawing, ())[0] for drawing in drawings]
+    coarse = [{k: [] for k in finely_cut(drawing)} for drawing in drawings]
+    first = [_prepared(d, (), windows=w)[0] for d, w in zip(drawings, coarse, strict=True)]
     probabilities = _run(run_model, [part.inputs for part in first])
     second: list[tuple[NumberParts, dict[tuple, np.ndarray] | None]] = []
-    for drawing, part, p in zip(drawings, first, probabilities, strict=True):
+    for drawing, windows, part, p in zip(drawings, coarse, first, probabilities, strict=True):
         doubted = _doubted(drawing, part, p)
-        second.append(_prepared(drawing, doubted, (part, p)) if doubted else (part, None))
+        unsure = _unsure(drawing, part, p, set(windows))
+        if doubted or unsure:
+            second.append(_prepared(drawing, doubted, (part, p), windows | unsure))
+        else:
+            second.append((part, None))
     new_inputs = [
         []
         if seen is None
@@ -186,12 +205,43 @@ def _doubted(drawing: Layout, part: NumberParts, probabilities: np.ndarray) -> l
         crop = index.get((k, group.x0, group.x1))
         if crop is None:
             continue
-        p = probabilities[crop]
-        doubt = p[DIGIT_CLASSES] >= DOUBT or p[:DIGIT_CLASSES].max() < 1 - DOUBT
         # A mark as thick as it is long is no pair of digits: its slices would read as 1s.
-        if doubt and not is_blob(part.inputs[crop]):
+        if _doubts(probabilities[crop]) and not is_blob(part.inputs[crop]):
             doubted.append(k)
     return doubted
+
+
+def _doubts(p: np.ndarray) -> bool:
+    """Whether the model doubts a part is the digit it names (see DOUBT)."""
+    return bool(p[DIGIT_CLASSES] >= DOUBT or p[:DIGIT_CLASSES].max() < 1 - DOUBT)
+
+
+def _unsure(
+    drawing: Layout, part: NumberParts, probabilities: np.ndarray, fine: set[int]
+) -> dict[int, list[tuple[int, int]]]:
+    """Where the first reading of the pieces in `fine` (cut only at their thinnest places)
+    is unsure: the columns of each part of its best path that is not a confident digit
+    (see DOUBT), REFINE digit heights wider on each side, by piece. Only there are they
+    then cut every GRID_STEP as well: touching digits that the model reads surely from a few
+    cuts are not read again from a hundred, and one unsure digit of six costs the parts
+    around it, not the number's."""
+    if not fine:
+        return {}
+    reasons = _reasons(part, probabilities)
+    reach = REFINE * drawing.height
+    unsure: dict[int, list[tuple[int, int]]] = {}
+    for crop in best_path(part.reading, reading_scores(probabilities, reasons)):
+        if reasons[crop] is None and not _doubts(probabilities[crop]):
+            continue
+        key = part.reading.keys[crop]
+        if key[1] in ("join", "bar"):  # a part reaching into the next piece: all of both
+            spans = [(k, drawing.groups[k].x0, drawing.groups[k].x1) for k in (key[0], key[0] + 1)]
+        else:
+            spans = [(key[0], key[1], key[2])]
+        for k, left, right in spans:
+            if k in fine:
+                unsure.setdefault(k, []).append((int(left - reach), int(right + reach) + 1))
+    return unsure
 
 
 def _too_many(count: int, max_digits: int, wide: bool = False) -> TooManyDigits:

@@ -14,7 +14,8 @@ full size is no gap to a reader):
    chosen by the column profile of severed ink links: into as many digits as its width
    suggests and one more, at its thinnest places, and (for a piece wider than SPLIT_WIDTH,
    or one the caller opens: a narrower piece the model doubts whole, see may_hold_two)
-   every GRID_STEP besides: over-segmentation, the model rejects the wrong parts. Each
+   every GRID_STEP besides (or only within the caller's windows: see lattice):
+   over-segmentation, the model rejects the wrong parts. Each
    cut then follows the path from
    the piece's top to its bottom that severs the least ink (a shortest path by dynamic
    programming over the rows, diagonals allowed, within a band around its column), so it
@@ -365,9 +366,13 @@ def lattice(
     drawing: Layout,
     opened: Collection[int] | None = (),
     known: dict[tuple, DigitCrop] | None = None,
+    windows: dict[int, list[tuple[int, int]]] | None = None,
 ) -> Reading:
     """candidates() on a layout already found: every part offered, and how they chain.
-    Crops in `known` (by key, from a reading of the same layout) are reused."""
+    Crops in `known` (by key, from a reading of the same layout) are reused. A piece in
+    `windows` is cut every GRID_STEP only within its column ranges (in the reduced mask;
+    none: only at its thinnest places), so that a first reading can be refined only where
+    it is unsure (see serving.numbers.read_parts)."""
     if not drawing.groups:
         return Reading([], [], 1)
     ink, scale, factor, labels = drawing.ink, drawing.scale, drawing.factor, drawing.labels
@@ -393,7 +398,10 @@ def lattice(
     node = 0
     ends: list[tuple[int, int]] = []  # (first node, last node) of each group
     cuts: list[tuple[list[int], list[Cut], list[float]]] = []
-    points = [_cut_points(labels, g, height, k in opened) for k, g in enumerate(groups)]
+    points = [
+        _cut_points(labels, g, height, k in opened, (windows or {}).get(k))
+        for k, g in enumerate(groups)
+    ]
     found = _cut_paths(labels, [(g, b) for g, (_, b) in zip(groups, points, strict=True)], height)
     for k, (group, (default, bounds), (paths, severed)) in enumerate(
         zip(groups, points, found, strict=True)
@@ -781,8 +789,23 @@ def has_touching_digits(drawing: Layout) -> bool:
     return any(_offered_cuts(group, drawing.height, False) for group in drawing.groups)
 
 
+def finely_cut(drawing: Layout) -> set[int]:
+    """The pieces that lattice cuts every GRID_STEP (where `windows` allows): offered cut,
+    and too wide to be one digit."""
+    return {
+        k
+        for k, group in enumerate(drawing.groups)
+        if _offered_cuts(group, drawing.height, False)
+        and group.width > SPLIT_WIDTH * drawing.height
+    }
+
+
 def _cut_points(
-    labels: np.ndarray, piece: _Piece, height: float, opened: bool = False
+    labels: np.ndarray,
+    piece: _Piece,
+    height: float,
+    opened: bool = False,
+    window: list[tuple[int, int]] | None = None,
 ) -> tuple[set[tuple[int, int]], list[int]]:
     """The parts the geometry cuts a piece into, as column ranges, and every column where
     the model may also consider a cut: for a piece wide enough to hold two digits, the cuts
@@ -805,10 +828,14 @@ def _cut_points(
         more = _cuts(profile, count + 1) + _deepest(profile, height, count + 1)
     # And a cut every GRID_STEP: the thinnest places are not always where digits meet (an
     # open 0 against a 2 is as thin through its own hollow as at the contact).
+    # Within `window` only, if given (columns of the reduced mask).
     if opened or piece.width > SPLIT_WIDTH * height:
         step = max(1, int(GRID_STEP * height))
         margin = max(1, int(MIN_PART * height))
-        more = more + list(range(margin + step // 2, piece.width - margin, step))
+        grid = range(margin + step // 2, piece.width - margin, step)
+        if window is not None:
+            grid = [c for c in grid if any(a <= piece.x0 + c < b for a, b in window)]
+        more = more + list(grid)
     # Near-duplicate cuts would only multiply the crops: keep one of each, the plain one first.
     bounds = [piece.x0, piece.x1, *cuts]
     for c in sorted(piece.x0 + c for c in more):
@@ -911,14 +938,20 @@ def _distinct(
     columns often find the same way through): fewer parts to read, and a part spanning
     several cuts is not pushed past MAX_SPAN by copies. The geometry's own cuts are kept
     first, so that its reading stays whole."""
+    if len(bounds) <= 2:
+        return bounds, paths, severed  # the piece's edges: nothing to compare
+    # Every pair's mean distance at once: pair by pair, the comparisons cost a number of
+    # touching digits more than its cuts' paths did.
+    rows = max(np.size(path) for path in paths)
+    columns = np.stack([np.broadcast_to(path, (rows,)) for path in paths]).astype(np.float64)
+    near = (
+        np.abs(columns[:, None, :] - columns[None, :, :]).mean(axis=2) < SAME_PATH * height
+    ).tolist()
     own = {column for pair in default for column in pair}
     order = sorted(range(len(bounds)), key=lambda k: (bounds[k] not in own, k))
     kept: list[int] = []
     for k in order:
-        if all(
-            np.abs(np.asarray(paths[k]) - np.asarray(paths[m])).mean() >= SAME_PATH * height
-            for m in kept
-        ):
+        if not any(near[k][m] for m in kept):
             kept.append(k)
     kept.sort(key=lambda k: bounds[k])
     return [bounds[k] for k in kept], [paths[k] for k in kept], [severed[k] for k in kept]
