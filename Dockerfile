@@ -56,15 +56,17 @@ RUN groupadd --gid 10001 app \
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 # Owned by root and read-only to the app: the process cannot rewrite its own code or model.
+COPY recognizer/ recognizer/
+COPY feedback/ feedback/
 COPY serving/ serving/
 COPY web/ web/
 COPY artifacts/ artifacts/
 # Bytecode for what serving really imports (the venv was installed without any), so that
 # every start does not compile it again; a few MB instead of every module's.
-RUN PYTHONDONTWRITEBYTECODE='' python -c "import serving.server, serving.app, serving.__main__, \
+RUN PYTHONDONTWRITEBYTECODE='' python -c "import serving.runtime.server, serving.app, serving.__main__, \
 uvicorn.loops.uvloop, uvicorn.protocols.http.httptools_impl, uvicorn.lifespan.on; \
 from PIL import Image; Image.init()" \
-    && python -m compileall -q serving
+    && python -m compileall -q recognizer feedback serving
 USER 10001:10001
 VOLUME /data
 EXPOSE 8000

@@ -111,7 +111,7 @@ def ready_after_start(workers: int, runs: int, body: bytes) -> dict:
     """Median seconds from process start to the first 200 for the page's /predict request,
     and to the first 200 after every worker has logged that its startup is complete.
 
-    A worker opens its listener only once its model is loaded (serving.server), so no
+    A worker opens its listener only once its model is loaded (serving.runtime.server), so no
     request waits for a worker that is still loading; the second figure says when all of
     them take requests."""
     first, every = [], []
@@ -228,8 +228,8 @@ def server_time(
 
 
 def model_figures(runs: int = 3_000) -> dict:
-    """The model alone, as served (serving.model.DigitModel): one 28x28 input at a time."""
-    from serving.model import DigitModel
+    """The model alone, as served (recognizer.model.DigitModel): one 28x28 input at a time."""
+    from recognizer.model import DigitModel
     from serving.settings import DEFAULT_MODEL_PATH
 
     model = DigitModel.load(DEFAULT_MODEL_PATH)

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from bench.page_canvases import load
-from serving import preprocess
+from recognizer import preprocess
 
 PASSES = 7
 
@@ -57,7 +57,7 @@ def candidates() -> dict[str, Callable[[bytes], np.ndarray] | str]:
         "Pillow (today's path), RGBA": lambda d: np.asarray(Image.open(io.BytesIO(d))),
         "Pillow, then convert('L')": lambda d: np.asarray(Image.open(io.BytesIO(d)).convert("L")),
         "pyspng (libspng)": pyspng.load,
-        "serving.preprocess.decode_image (pyspng + checks)": lambda d: preprocess.decode_image(
+        "recognizer.preprocess.decode_image (pyspng + checks)": lambda d: preprocess.decode_image(
             d, 10**7
         ),
         "zlib + NumPy Up-unfilter": inflate_then_numpy("zlib", "decompress"),

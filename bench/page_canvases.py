@@ -117,7 +117,7 @@ def paint_in_chromium(strokes: list[list], side: int) -> list[bytes]:
 
 def main() -> None:
     from bench.digits import canvas_pngs
-    from serving.preprocess import canvas_to_input, decode_image
+    from recognizer.preprocess import canvas_to_input, decode_image
 
     strokes, stroke_labels = page_strokes(seed=14)
     pngs = paint_in_chromium(strokes, 280)

@@ -1,7 +1,7 @@
 """`python -m serving` (and the `number-visualizer` script): check everything, then serve.
 
 Settings, the open-files limit and the port are checked here, once, before any worker
-starts, and the model before any connection is taken (serving.server: by this process,
+starts, and the model before any connection is taken (serving.runtime.server: by this process,
 or by each forked worker, which reports back), so a bad value ends the process with one
 clear line and a non-zero exit instead of a traceback from every worker (or, with
 several workers, a supervisor that exits 0 after its workers failed).
@@ -9,7 +9,7 @@ several workers, a supervisor that exits 0 after its workers failed).
 
 import sys
 
-from serving.server import StartupError, serve
+from serving.runtime.server import StartupError, serve
 from serving.settings import SettingError, check_resources, load_settings
 
 

@@ -26,19 +26,21 @@ from starlette.responses import (
 )
 from starlette.routing import Mount, Route
 
-from serving import bodies, files, loaded, png, predictions, shell
+from feedback import KeyReused, StoreError, StoreTimeout, open_store
+from feedback import export as feedback_rows
+from recognizer import png
+from recognizer.model import DigitModel
+from recognizer.preprocess import ImageError, ImageTooLarge
+from recognizer.segment import has_touching_digits
+from serving import bodies, files, predictions, shell
 from serving.bodies import BadRequest, UnsupportedMediaType
-from serving.feedback import KeyReused, StoreError, StoreTimeout, open_store
-from serving.feedback import export as feedback_rows
-from serving.feedback.submission import model_inputs, parse_submission, to_record
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.metrics import Metrics
 from serving.middleware import BodyLimitMiddleware, RequestLogMiddleware
-from serving.model import DigitModel
 from serving.openapi import DOCS_PAGE, build_spec
-from serving.preprocess import ImageError, ImageTooLarge
-from serving.segment import has_touching_digits
+from serving.runtime import loaded
 from serving.settings import Settings, load_settings
+from serving.submissions import model_inputs, parse_submission, to_record
 
 API_VERSION = "1.0.0"
 STORE_THREADS = 8
@@ -103,7 +105,7 @@ inline on a busy 2-core machine), well within any probe's timeout."""
 INLINE_NUMBER_PIXELS = 900 * 300
 """A single number-mode PNG up to this size (the page's 840x280 number pad) is decoded and
 laid out in pieces on the event loop (about 1.2 ms), and when its digits stand apart (no
-piece to cut, see serving.segment.has_touching_digits) it is read there too: about 3.5 ms
+piece to cut, see recognizer.segment.has_touching_digits) it is read there too: about 3.5 ms
 in all for six digits. Two thread hand-offs, there and back, cost 0.4-0.5 ms more and
 varied the server time by as much again (waking the other core); touching digits, with
 dozens of candidate parts and tens of milliseconds of work, still go to the thread."""

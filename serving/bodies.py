@@ -19,8 +19,8 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 
-from serving import png
-from serving.preprocess import ACCEPTED_FORMATS, ImageTooLarge
+from recognizer import png
+from recognizer.preprocess import ACCEPTED_FORMATS, ImageTooLarge
 
 MAX_FORM_FILES = 1
 """File parts in one form: the drawing, as the field 'image'."""

@@ -11,7 +11,7 @@ version replaces the old copy.
 
 Every file, copy or not, is streamed from disk in 64 KB parts (Starlette's FileResponse,
 which waits for each part to be taken), so a client that reads slowly holds a bounded
-buffer, not the whole file; serving.connections aborts one that stops reading.
+buffer, not the whole file; serving.runtime.connections aborts one that stops reading.
 """
 
 import asyncio

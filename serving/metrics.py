@@ -1,7 +1,7 @@
 """Prometheus metrics, right for any number of worker processes.
 
 prometheus-client's multiprocess mode is used when PROMETHEUS_MULTIPROC_DIR is set
-(serving.server sets it to a fresh directory for WORKERS > 1): each worker writes its
+(serving.runtime.server sets it to a fresh directory for WORKERS > 1): each worker writes its
 counts to files there, and a scrape of any worker adds up all of them. With one
 process, each app keeps its own registry in memory (so tests can build several).
 """

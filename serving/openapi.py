@@ -13,13 +13,13 @@ from pathlib import Path
 
 from starlette.staticfiles import StaticFiles
 
-from serving.answers import MESSAGES
+from feedback.export import MAX_ID
+from recognizer.answers import MESSAGES
+from recognizer.contract import CLASS_NAMES, IMAGE_SIZE
 from serving.bodies import MAX_FIELD_BYTES, MAX_FORM_FIELDS
-from serving.contract import CLASS_NAMES, IMAGE_SIZE
-from serving.feedback.export import MAX_ID
-from serving.feedback.submission import MODEL_VERSION as MODEL_VERSION_FORMAT
 from serving.middleware import REQUEST_ID_PATTERN
 from serving.predictions import IMAGE_TYPES, MAX_STROKES, MODES
+from serving.submissions import MODEL_VERSION as MODEL_VERSION_FORMAT
 
 DOCS_PAGE = StaticFiles(directory=Path(__file__).resolve().parent / "docs", html=True)
 """/docs: a page of our own (no CDN, within the CSP) that renders /openapi.json: each

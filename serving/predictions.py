@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from serving.answers import answer, rejected_answer
+from recognizer.answers import answer, rejected_answer
+from recognizer.contract import IMAGE_SIZE
+from recognizer.model import DigitModel
+from recognizer.numbers import TooManyDigits, number_answer, number_layout, read_parts
+from recognizer.preprocess import ImageError, Picture, canvas_to_input, decode_image, ink_image
+from recognizer.segment import Layout, looks_like_several_digits
 from serving.bodies import BadRequest, Body, UnsupportedMediaType, load_json
-from serving.contract import IMAGE_SIZE
-from serving.model import DigitModel
-from serving.numbers import TooManyDigits, number_answer, number_layout, read_parts
-from serving.preprocess import ImageError, Picture, canvas_to_input, decode_image, ink_image
-from serving.segment import Layout, looks_like_several_digits
 
 MODES = ("digit", "number")
 
@@ -228,7 +228,7 @@ def predict_numbers(
 
 
 def number_drawings(request: PredictionRequest, max_pixels: int, max_digits: int) -> list[Layout]:
-    """Each image decoded and laid out in pieces (serving.numbers.number_layout): the cheap
+    """Each image decoded and laid out in pieces (recognizer.numbers.number_layout): the cheap
     first half of number mode, which also tells how costly the reading will be."""
     drawings = []
     for index, data in enumerate(request.images):

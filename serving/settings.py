@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, fields
 from importlib.util import find_spec
 from pathlib import Path
 
-from serving.contract import MODEL_FILE
-from serving.feedback import DB_TIMEOUT_S
-from serving.logs import redact
+from feedback import DB_ENV, DB_TIMEOUT_S, DEFAULT_DB
+from feedback.secrets import redact
+from recognizer.contract import MAX_DIGITS, MAX_DIGITS_LIMIT, MODEL_FILE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = REPO_ROOT / "artifacts" / MODEL_FILE
@@ -26,7 +26,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 SWITCH_VALUES = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
 SECRETS = frozenset({"FEEDBACK_TOKEN"})
 """Settings whose values never appear in an error message or a log (and a password in
-any other value, such as FEEDBACK_DB's URL, is masked: serving.logs.redact)."""
+any other value, such as FEEDBACK_DB's URL, is masked: feedback.secrets.redact)."""
 RESERVED_FILES = 64
 """Descriptors a worker needs besides its connections: libraries, the model, pipes, logs."""
 FILES_PER_CONNECTION = 2
@@ -103,7 +103,10 @@ class Settings:
     )
     max_batch: int = _setting("MAX_BATCH", 64, "Most images in one batch request", ">= 1")
     max_digits: int = _setting(
-        "MAX_DIGITS", 12, "Most digits in one drawing in number mode (`mode=number`)", "1-64"
+        "MAX_DIGITS",
+        MAX_DIGITS,
+        "Most digits in one drawing in number mode (`mode=number`)",
+        f"1-{MAX_DIGITS_LIMIT}",
     )
     max_connections: int = _setting(
         "MAX_CONNECTIONS",
@@ -144,8 +147,8 @@ class Settings:
         "`on`",
     )
     feedback_db: str = _setting(
-        "FEEDBACK_DB",
-        "data/feedback.sqlite3",
+        DB_ENV,
+        DEFAULT_DB,
         "Where feedback is stored: a SQLite file (created on first use), or a `postgresql://` "
         "URL shared by several replicas (needs the `postgres` extra)",
         "a file path, or a postgresql:// URL with the postgres extra installed",
@@ -242,7 +245,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "max_image_pixels": _integer(1),
     "max_request_pixels": _integer(1),
     "max_batch": _integer(1),
-    "max_digits": _integer(1, 64),
+    "max_digits": _integer(1, MAX_DIGITS_LIMIT),
     "max_connections": _integer(1),
     "client_timeout": _positive_float,
     "cors_origins": _origins,

@@ -10,11 +10,11 @@ from conftest import REQUEST_ID, b64
 from PIL import Image
 from starlette.testclient import TestClient
 
+from recognizer.contract import CARD_FILE as CARD_NAME
+from recognizer.contract import CLASS_NAMES
+from recognizer.preprocess import canvas_to_input, decode_image
 from serving.app import create_app
-from serving.contract import CARD_FILE as CARD_NAME
-from serving.contract import CLASS_NAMES
 from serving.middleware import SECURITY_HEADERS
-from serving.preprocess import canvas_to_input, decode_image
 
 PREDICTION_KEYS = {"digit", "confidence", "probabilities", "blank", "model_version", "request_id"}
 

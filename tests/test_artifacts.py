@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from bench.digits import load_sample
-from serving.contract import OUTPUT_CLASSES, scaled
-from serving.model import DigitModel
+from recognizer.contract import OUTPUT_CLASSES, scaled
+from recognizer.model import DigitModel
 from tests.mnist_data import mnist_path
 from training.card import read_card
 from training.evaluate import NO_DIGIT, drawing_inputs, load_drawings, served_answers

@@ -8,8 +8,8 @@ from PIL import Image
 
 from bench.digits import place_digit
 from bench.page_canvases import load
-from serving import png
-from serving.preprocess import (
+from recognizer import png
+from recognizer.preprocess import (
     ImageError,
     ImageTooLarge,
     canvas_to_input,

@@ -120,7 +120,9 @@ def test_image_ships_only_the_runtime_and_runs_as_non_root():
     assert sorted(sources) == [
         "artifacts/",
         "deploy/slim-venv.sh",
+        "feedback/",
         "pyproject.toml",
+        "recognizer/",
         "serving/",
         "web/",
     ]

@@ -16,9 +16,9 @@ import pytest
 from feedback_helpers import AUTH, NUMBER_101, ONE, SEVEN, TOKEN, body, drawing
 from starlette.testclient import TestClient
 
+from feedback import Feedback, open_store
+from feedback.export import MAX_ID, inputs_array, parse_id, read_rows, render
 from serving.app import create_app
-from serving.feedback import Feedback, open_store
-from serving.feedback.export import MAX_ID, inputs_array, parse_id, read_rows, render
 
 
 @pytest.fixture
@@ -310,7 +310,7 @@ def test_the_cli_exports_the_same_rows_from_the_database(client, app_settings, t
     client.post("/feedback", json=body(ONE, "1"))
     served = client.get("/feedback/export?format=csv", headers=AUTH).text
     out = tmp_path / "fb.csv"
-    command = [sys.executable, "-m", "serving.feedback", "--db", app_settings.feedback_db]
+    command = [sys.executable, "-m", "feedback", "--db", app_settings.feedback_db]
     subprocess.run([*command, "export", "--format", "csv", "--out", str(out)], check=True)
     assert out.read_bytes().decode("utf-8") == served
     count = subprocess.run([*command, "count"], check=True, capture_output=True, text=True)

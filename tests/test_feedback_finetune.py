@@ -21,11 +21,11 @@ from feedback_helpers import TOKEN, b64
 from starlette.testclient import TestClient
 from test_feedback_storage import Server
 
+from feedback import open_store
+from feedback.export import render
+from recognizer.contract import CARD_FILE, MODEL_FILE, WEIGHTS_FILE
+from recognizer.model import DigitModel
 from serving.app import create_app
-from serving.contract import CARD_FILE, MODEL_FILE, WEIGHTS_FILE
-from serving.feedback import open_store
-from serving.feedback.export import render
-from serving.model import DigitModel
 from tests.mnist_data import mnist_path
 from training.canvas import draw_on_canvas
 from training.data import load

@@ -21,8 +21,8 @@ from feedback_helpers import ONE, SEVEN, Server, body
 from postgres_cluster import fresh_database, throwaway_cluster
 
 from bench.server import free_port
-from serving.feedback import Feedback, KeyReused, StoreError, open_store
-from serving.feedback.export import inputs_array
+from feedback import Feedback, KeyReused, StoreError, open_store
+from feedback.export import inputs_array
 
 BACKENDS = ["sqlite", "postgres"]
 IMAGES = {"7": SEVEN, "1": ONE}

@@ -10,10 +10,10 @@ from conftest import b64
 from PIL import Image
 from starlette.testclient import TestClient
 
-from serving.answers import MESSAGES
+from recognizer.answers import MESSAGES
+from recognizer.numbers import number_layout
+from recognizer.segment import lattice
 from serving.app import create_app
-from serving.numbers import number_layout
-from serving.segment import lattice
 from training.canvas import render_strokes
 from training.number_suites import DIGITS, LETTERS, PAD, PEN, SHAPES, Drawing, place
 

@@ -22,7 +22,7 @@ from PIL import Image
 
 from bench import hostile
 from bench.server import free_port, start_server, stop_server, wait_ready
-from serving.connections import MAX_HEAD_BYTES, MAX_HEADERS
+from serving.runtime.connections import MAX_HEAD_BYTES, MAX_HEADERS
 from serving.settings import DEFAULT_WEB_DIR
 
 TIMEOUT = 2.0

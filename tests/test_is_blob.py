@@ -1,4 +1,4 @@
-"""The fast blob check (serving.answers.is_blob) decides exactly as the np.median original.
+"""The fast blob check (recognizer.answers.is_blob) decides exactly as the np.median original.
 
 The original is kept here as the reference: run lengths row by row with np.diff on a
 padded array, and np.median of each direction's runs.
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from bench.page_canvases import load as load_page_canvases
-from serving.answers import BLOB_THICKNESS, is_blob
+from recognizer.answers import BLOB_THICKNESS, is_blob
 
 
 def reference_is_blob(image: np.ndarray) -> bool:
-    """serving.answers.is_blob before issue 14's speed-up, verbatim."""
+    """recognizer.answers.is_blob before issue 14's speed-up, verbatim."""
     ink = image >= 0.5
     if not ink.any():
         return True

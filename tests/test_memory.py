@@ -1,4 +1,4 @@
-"""serving.memory: freed blocks stay with the process instead of being faulted in again."""
+"""serving.runtime.memory: freed blocks stay with the process instead of being faulted in again."""
 
 import subprocess
 import sys
@@ -12,7 +12,7 @@ CHURN = """
 import sys
 import numpy as np
 if sys.argv[1] == "keep":
-    from serving.memory import keep_freed_memory
+    from serving.runtime.memory import keep_freed_memory
     assert keep_freed_memory()
 def faults():
     return int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[7])
@@ -31,7 +31,7 @@ print((faults() - before) / (touched / 4096))
 
 SPAWN = """
 import subprocess, sys
-from serving.memory import keep_freed_memory
+from serving.runtime.memory import keep_freed_memory
 keep_freed_memory()
 subprocess.run([sys.executable, "-c", sys.argv[1], "default"], check=True)
 """

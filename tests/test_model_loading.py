@@ -10,9 +10,9 @@ import sys
 import pytest
 from starlette.testclient import TestClient
 
+from recognizer.contract import CARD_FILE as CARD_NAME
+from recognizer.model import PARALLEL_BATCH, DigitModel, ModelError
 from serving.app import create_app
-from serving.contract import CARD_FILE as CARD_NAME
-from serving.model import PARALLEL_BATCH, DigitModel, ModelError
 from serving.settings import Settings
 
 

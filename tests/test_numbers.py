@@ -10,12 +10,12 @@ from mnist_data import mnist_path
 from PIL import Image, ImageDraw
 from starlette.testclient import TestClient
 
+from recognizer.contract import CLASS_NAMES, IMAGE_SIZE
+from recognizer.preprocess import INK_THRESHOLD
+from recognizer.segment import components
 from serving.app import create_app
-from serving.contract import CLASS_NAMES, IMAGE_SIZE
-from serving.preprocess import INK_THRESHOLD
-from serving.segment import components
 from serving.settings import SettingError, load_settings
-from training.numbers import (
+from training.number_sets import (
     GAP_KINDS,
     LENGTHS,
     NUMBER_CANVAS,
@@ -265,9 +265,9 @@ def counting(model):
 
 def test_digits_with_gaps_cost_one_model_run_and_one_crop_per_digit(settings, year):
     """The over-segmentation of narrow pieces costs nothing when the digits are apart."""
-    from serving.model import DigitModel
-    from serving.numbers import read_number
-    from serving.preprocess import decode_image
+    from recognizer.model import DigitModel
+    from recognizer.numbers import read_number
+    from recognizer.preprocess import decode_image
 
     run, runs = counting(DigitModel.load(settings.model_path))
     answer = read_number(decode_image(year[0], 10**7), run, "test")
@@ -278,8 +278,8 @@ def test_digits_with_gaps_cost_one_model_run_and_one_crop_per_digit(settings, ye
 def test_touching_pairs_of_narrow_digits_are_cut_in_a_second_run(settings):
     """A 1 against a 7, a 4 or a 9 makes one piece narrower than a wide digit, which is
     read whole first; the model doubts it, and its cuts are read in a second run."""
-    from serving.model import DigitModel
-    from serving.numbers import read_number
+    from recognizer.model import DigitModel
+    from recognizer.numbers import read_number
     from training.strokes import TEMPLATES
 
     run, runs = counting(DigitModel.load(settings.model_path))
@@ -306,8 +306,8 @@ def test_touching_digits_are_cut_finely_only_where_the_first_reading_is_unsure(s
     cut every GRID_STEP, in a second run. On ten such numbers the two runs read as many
     right as the full set of cuts read all at once (it may differ on one), and the numbers
     whose first reading is sure cost less than half the parts in all."""
-    from serving.model import DigitModel
-    from serving.numbers import number_answer, number_parts, read_number
+    from recognizer.model import DigitModel
+    from recognizer.numbers import number_answer, number_parts, read_number
 
     model = DigitModel.load(settings.model_path)
     run, runs = counting(model)
@@ -336,10 +336,10 @@ def test_overlapping_digits_whose_strokes_cross_are_read(settings):
     """A 9, 3 or 5 overlapped by the loop of a 6 or 9 on its right: the cut runs through the
     crossing, and the part that lost its side of it reads as another digit (a 6 cut open
     reads 5, a 9 reads 7). Each cut part is also read with the ink just past its cut
-    (serving.segment.SPILL), and the reading takes the one the model believes: 13 of
+    (recognizer.segment.SPILL), and the reading takes the one the model believes: 13 of
     these 18 pairs are read right with the committed model, 8 without it."""
-    from serving.model import DigitModel
-    from serving.numbers import read_number
+    from recognizer.model import DigitModel
+    from recognizer.numbers import read_number
     from training.strokes import TEMPLATES
 
     model = DigitModel.load(settings.model_path)
@@ -358,8 +358,8 @@ def test_overlapping_digits_whose_strokes_cross_are_read(settings):
 
 def whole_picture_reading(picture) -> list[tuple]:
     """The candidate crops of a drawing segmented whole, without the ink window."""
-    from serving.preprocess import grey_levels, ink_image
-    from serving.segment import lattice, layout
+    from recognizer.preprocess import grey_levels, ink_image
+    from recognizer.segment import lattice, layout
 
     width = picture.shape[1] if isinstance(picture, np.ndarray) else picture.width
     ink = ink_image(picture)
@@ -371,11 +371,11 @@ def whole_picture_reading(picture) -> list[tuple]:
     "variant", ["plain", "odd offset", "white on black", "RGBA", "large photo", "blank"]
 )
 def test_the_ink_window_gives_the_crops_of_the_whole_picture(variant):
-    """Number mode segments only the window that holds ink (serving.preprocess.ink_window),
+    """Number mode segments only the window that holds ink (recognizer.preprocess.ink_window),
     in the whole picture's blocks: every candidate crop, its ink and its box in the
     picture's pixels, must be the one the whole picture gives."""
-    from serving.numbers import number_parts
-    from serving.preprocess import decode_image
+    from recognizer.numbers import number_parts
+    from recognizer.preprocess import decode_image
 
     image, _ = number_canvas("1720", seed=3)
     if variant == "odd offset":  # the ink starts off the blocks' grid

@@ -146,8 +146,8 @@ def test_vendored_runtime_is_the_pinned_release_with_its_licence() -> None:
 
 
 def test_js_decision_constants_are_the_python_ones() -> None:
-    """offline.js decides "not a digit" as serving/answers.py does; its copies must agree."""
-    from serving import answers, contract
+    """offline.js decides "not a digit" as recognizer/answers.py does; its copies must agree."""
+    from recognizer import answers, contract
 
     source = (WEB / "js" / "offline.js").read_text()
 

@@ -14,7 +14,7 @@ from PIL import Image
 from playwright.sync_api import Page
 
 from bench.page_canvases import page_strokes
-from serving.preprocess import canvas_to_input, decode_image
+from recognizer.preprocess import canvas_to_input, decode_image
 from tests.browser_helpers import web_modules_page
 
 PAINT_AND_CROP = """

@@ -10,8 +10,8 @@ from PIL import Image
 from bench.digits import CANVAS_SIDE, load_sample, place_digit
 from bench.page_canvases import load as load_page_canvases
 from bench.server import REPO_ROOT
-from serving.contract import INPUT_NAME, MODEL_FILE
-from serving.preprocess import (
+from recognizer.contract import INPUT_NAME, MODEL_FILE
+from recognizer.preprocess import (
     _compute_lanczos_weights,
     _strength_of_levels,
     _WeightCache,

@@ -1,4 +1,4 @@
-"""One preprocessing, two runtimes: web/js/preprocess.js in Chromium against serving/preprocess.py.
+"""One preprocessing, two runtimes: web/js/preprocess.js in Chromium, recognizer/preprocess.py.
 
 The page recognizes drawings on the device when the server cannot be reached, with the
 same model; that is only the same recognizer if the model sees the same 28x28 input. The
@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page
 
-from serving import answers, contract, preprocess
+from recognizer import answers, contract, preprocess
 from tests.browser_helpers import web_modules_page
 from tests.mnist_data import mnist_path
 from training import strokes
@@ -35,7 +35,7 @@ SEED = 20261125
 MAX_PIXEL_DIFFERENCE = 1e-6
 """Largest difference allowed between the two inputs, pixel by pixel, on a 0-1 scale: one
 float32 rounding step. Measured: 4.1e-35 (99.8 % of the inputs bit-identical) against the
-matrix-product Lanczos of serving/preprocess.py; 2.4e-7 against Pillow's own resize."""
+matrix-product Lanczos of recognizer/preprocess.py; 2.4e-7 against Pillow's own resize."""
 
 MIN_ARGMAX_AGREEMENT = 0.999
 

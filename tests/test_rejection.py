@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from serving.answers import BLOB_DIGIT_CONFIDENCE, MESSAGES, is_blob, judge
-from serving.contract import CLASS_NAMES, NOT_A_DIGIT, OUTPUT_CLASSES
+from recognizer.answers import BLOB_DIGIT_CONFIDENCE, MESSAGES, is_blob, judge
+from recognizer.contract import CLASS_NAMES, NOT_A_DIGIT, OUTPUT_CLASSES
 from tests.conftest import b64
 from training import suites
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from serving.logs import LOG_FORMAT, LineFormatter
 from serving.middleware import log_line, request_id
+from serving.runtime.logs import LOG_FORMAT, LineFormatter
 
 JSON = {"Content-Type": "application/json"}
 

@@ -1,4 +1,4 @@
-"""Splitting a drawing into digits (serving/segment.py): pure functions on real renderings."""
+"""Splitting a drawing into digits (recognizer/segment.py): pure functions on real renderings."""
 
 from collections import deque
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from serving.preprocess import ink_image
-from serving.segment import (
+from recognizer.preprocess import ink_image
+from recognizer.segment import (
     SPILL_PART,
     TooManyParts,
     candidates,
@@ -223,7 +223,7 @@ def test_a_scribble_wider_than_the_limit_is_refused_before_any_crop_is_read():
 def test_a_narrow_touching_pair_is_offered_cut_only_when_opened():
     """A 1 leaning against a 7 makes one piece narrower than a wide digit: read whole first
     (one crop, so a number written with gaps costs one crop per digit), and offered cut,
-    with a part for each digit, when the caller opens it (serving.numbers does when the
+    with a part for each digit, when the caller opens it (recognizer.numbers does when the
     model doubts the whole)."""
     seven, one = (250, 110, 330, 110), (330, 110, 285, 250)
     stem = (340, 105, 340, 250)  # its left edge touches the 7's bar
@@ -303,10 +303,10 @@ def test_only_touching_digits_make_a_number_costly():
     (digits apart: one crop per piece) or hands it to the inference thread (a piece offered
     cut in the first pass: dozens of candidate parts)."""
     from bench.page_numbers import load
-    from serving.numbers import number_layout
-    from serving.preprocess import decode_image
-    from serving.segment import has_touching_digits
-    from training.numbers import NUMBER_CANVAS, compose, stroke_ink
+    from recognizer.numbers import number_layout
+    from recognizer.preprocess import decode_image
+    from recognizer.segment import has_touching_digits
+    from training.number_sets import NUMBER_CANVAS, compose, stroke_ink
 
     apart = [number_layout(decode_image(n["png"], 10**7), 12) for n in load()]
     assert not any(map(has_touching_digits, apart))

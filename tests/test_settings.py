@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from serving.contract import CARD_FILE
-from serving.logs import LineFormatter, Redact, redact
+from feedback.secrets import redact
+from recognizer.contract import CARD_FILE
+from serving.runtime.logs import LineFormatter, Redact
 from serving.settings import (
     DEFAULT_MODEL_PATH,
     SettingError,
@@ -115,7 +116,7 @@ def test_redact_masks_passwords_and_tokens(line, masked):
 
 
 def test_the_log_handler_masks_secrets_in_messages_and_tracebacks():
-    """The filter every server log line passes (serving.logs.log_config)."""
+    """The filter every server log line passes (serving.runtime.logs.log_config)."""
     url = "postgresql://nv:S3cret@db/feedback"
     try:
         raise RuntimeError(f"cannot connect to {url}")

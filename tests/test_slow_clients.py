@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from bench.server import free_port, wait_ready
-from serving.connections import ResponseWriter
-from serving.logs import OncePerInterval
+from serving.runtime.connections import ResponseWriter
+from serving.runtime.logs import OncePerInterval
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "seven.png"
@@ -189,7 +189,7 @@ def read_response(conn: socket.socket) -> bytes:
 
 
 def test_responses_without_a_body_and_interim_ones_are_not_held(guarded_server):
-    """The head waits for the body to go out in one write (serving.connections.ResponseWriter),
+    """The head waits for the body to go out in one write (runtime.connections.ResponseWriter),
     but never for a body that does not come: HEAD, 304, and "100 Continue", which the client
     waits for before it sends its body. All on one keep-alive connection."""
     port, _ = guarded_server

@@ -9,7 +9,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from serving.contract import (
+from recognizer.contract import (
     INPUT_NAME,
     MODEL_FILE,
     NOT_A_DIGIT,

@@ -1,5 +1,5 @@
-"""The undocumented parts of uvicorn that serving/server.py and serving/connections.py rely
-on are still there, and do what they did in the version pyproject.toml pins.
+"""The undocumented parts of uvicorn that serving/runtime/server.py and connections.py rely on
+are still there, and do what they did in the version pyproject.toml pins.
 
 uvicorn documents its settings, not its classes' insides: a new release may rename or
 rework any of these without notice. pyproject.toml pins uvicorn (and httptools) to the
@@ -21,7 +21,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from uvicorn.supervisors import Multiprocess
 from uvicorn.supervisors.multiprocess import SIGNALS, Process
 
-from serving.connections import ConnectionGuard
+from serving.runtime.connections import ConnectionGuard
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
@@ -106,7 +106,7 @@ def test_the_request_cycle_still_writes_through_its_transport_and_on_response():
 
 
 def test_the_supervisor_and_worker_hooks_that_forked_workers_use():
-    """serving.server.ForkedWorker builds uvicorn's Process by hand and Supervisor replaces
+    """serving.runtime.server.ForkedWorker builds uvicorn's Process by hand and Supervisor replaces
     init_processes; CleanServer clears the signals uvicorn would re-raise."""
     assert list(inspect.signature(Process.target).parameters) == ["self", "sockets"]
     init = source(Process.__init__)

@@ -140,14 +140,14 @@ def test_workers_are_forked_before_onnxruntime_and_load_the_model_once_each(tmp_
 
 
 def test_the_garbage_collector_sets_aside_what_the_start_up_made():
-    """Each serving process freezes its start-up objects (serving.server.CleanServer), so
+    """Each serving process freezes its start-up objects (serving.runtime.server.CleanServer), so
     that full collections no longer walk the libraries, the app and the model."""
     import asyncio
     import gc
 
     import uvicorn
 
-    from serving.server import CleanServer
+    from serving.runtime.server import CleanServer
 
     gc.unfreeze()
     config = uvicorn.Config("serving.app:app", host="127.0.0.1", port=free_port(), log_config=None)

@@ -14,7 +14,7 @@ import math
 
 import tensorflow as tf
 
-from serving.contract import IMAGE_SIZE
+from recognizer.contract import IMAGE_SIZE
 from training.config import TrainConfig
 
 ELASTIC_GRID = 5

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from serving.preprocess import canvas_to_input
+from recognizer.preprocess import canvas_to_input
 
 CANVAS_SIZE = 280
 """Side of the page's drawing pad in CSS pixels: what a browser sends at a device ratio of 1."""

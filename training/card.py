@@ -7,7 +7,7 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from serving.contract import (
+from recognizer.contract import (
     CARD_FILE,
     IMAGE_SIZE,
     INPUT_NAME,

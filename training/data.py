@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.contract import DIGIT_CLASSES, IMAGE_SIZE
+from recognizer.contract import DIGIT_CLASSES, IMAGE_SIZE
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 MNIST_URL_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"

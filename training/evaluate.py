@@ -5,7 +5,7 @@ The test sets: the MNIST test images as they are; the same images drawn as they 
 arrive from a 280x280 browser canvas and put through the served preprocessing, which is
 the accuracy a user gets; hand-made drawings of the styles MNIST lacks (drawings.json);
 the project's style and non-digit suites (training/suites.py); the number test set
-(training/numbers.py); and the number pad's own suites, non-numbers and European-style
+(training/number_sets.py); and the number pad's own suites, non-numbers and European-style
 numbers (training/number_suites.py). A drawing counts as read correctly only when the
 served answer names the right digit: a rejected digit is a mistake.
 """
@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.answers import judge
-from serving.contract import DIGIT_CLASSES, NOT_A_DIGIT, scaled
-from serving.model import DigitModel
-from serving.preprocess import canvas_to_input
+from recognizer.answers import judge
+from recognizer.contract import DIGIT_CLASSES, NOT_A_DIGIT, scaled
+from recognizer.model import DigitModel
+from recognizer.preprocess import canvas_to_input
 from training.calibrate import expected_calibration_error, softmax
 from training.canvas import CANVAS_SIZE, canvas_inputs, render_strokes, smooth
+from training.number_sets import evaluate_numbers
 from training.number_suites import suite_report
-from training.numbers import evaluate_numbers
 
 NO_DIGIT = -1
 """The answer recorded for a drawing the service refuses to name a digit for."""

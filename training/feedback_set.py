@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.contract import DIGIT_CLASSES, IMAGE_SIZE
-from serving.feedback import Stored, open_store
-from serving.feedback.export import inputs_array, read_rows
+from feedback import Stored, open_store
+from feedback.export import inputs_array, read_rows
+from recognizer.contract import DIGIT_CLASSES, IMAGE_SIZE
 
 TOKEN_ENV = "FEEDBACK_TOKEN"
 SQLITE_MAGIC = b"SQLite format 3\x00"

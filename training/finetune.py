@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.contract import MODEL_FILE, WEIGHTS_FILE, model_batch
-from serving.model import DigitModel, read_verified
+from recognizer.contract import MODEL_FILE, WEIGHTS_FILE, model_batch
+from recognizer.model import DigitModel, read_verified
 from training import card as cards
 from training import guard
 from training.config import TrainConfig
@@ -110,8 +110,8 @@ def finetune(
     # TensorFlow loads only here: a bad source or missing weights fail in a blink.
     import keras
 
-    from training.export import check_parity, to_onnx
-    from training.model import build_model
+    from training.network import build_model
+    from training.onnx_export import check_parity, to_onnx
 
     model = build_model()
     model.load_weights(weights)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from serving.contract import scaled
-from serving.model import DigitModel
+from recognizer.contract import scaled
+from recognizer.model import DigitModel
 from training import suites
 from training.evaluate import NO_DIGIT, served_answers
 from training.feedback_set import FeedbackSet

@@ -11,7 +11,7 @@ non-digits from other templates and random streams.
 import numpy as np
 from PIL import Image
 
-from serving.preprocess import canvas_to_input
+from recognizer.preprocess import canvas_to_input
 from training.canvas import render_strokes
 from training.strokes import TEMPLATES, Glyph, arc, draw_glyph, line
 

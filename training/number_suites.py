@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from serving.model import DigitModel
-from serving.numbers import read_number
-from serving.settings import Settings
+from recognizer.contract import MAX_DIGITS
+from recognizer.model import DigitModel
+from recognizer.numbers import read_number
 from training.canvas import render_strokes
-from training.numbers import CONFIDENT_WRONG
+from training.number_sets import CONFIDENT_WRONG
 
 SUITE_SEED = 2718
 """The number suites' random stream: no generator of training data uses it."""
@@ -319,7 +319,7 @@ def suite_report(model_path: Path, per_kind: int = PER_KIND) -> dict:
     hint and on the image alone: the share passed, by kind, and the share of wrong numbers
     claimed at CONFIDENT_WRONG or more (for a non-number, any number claimed is wrong)."""
     run = DigitModel.load(Path(model_path)).predict  # exactly what is served
-    max_digits = Settings().max_digits  # the server's default limit, as a request meets it
+    max_digits = MAX_DIGITS  # the server's default limit, as a request meets it
     suites = {"non_numbers": non_numbers(per_kind), "european": european_numbers(per_kind)}
     report: dict = {"per_kind": per_kind, "seed": SUITE_SEED}
     for name, drawings in suites.items():
@@ -369,7 +369,7 @@ def main() -> None:
     import argparse
     import json
 
-    from serving.contract import MODEL_FILE
+    from recognizer.contract import MODEL_FILE
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--model", type=Path, default=Path("artifacts") / MODEL_FILE)

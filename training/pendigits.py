@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from serving.preprocess import canvas_to_input
+from recognizer.preprocess import canvas_to_input
 from training.canvas import CANVAS_SIZE, Stroke, render_strokes
 
 PENDIGITS_ENV = "PENDIGITS_PATH"

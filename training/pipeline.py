@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.contract import MODEL_FILE, WEIGHTS_FILE, model_batch
+from recognizer.contract import MODEL_FILE, WEIGHTS_FILE, model_batch
 from training import card as cards
 from training import pendigits
 from training.config import QUICK_TEST_SIZE, TrainConfig
@@ -49,7 +49,7 @@ def run(
     pen_train, _ = pendigits.split_by_writer(pendigits.load(pen_path))
 
     # TensorFlow loads only here, so `evaluate` and the tests of the rest stay light.
-    from training.export import check_parity, to_onnx
+    from training.onnx_export import check_parity, to_onnx
     from training.plots import plot_history
     from training.train import train
 

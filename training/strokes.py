@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from serving.preprocess import canvas_to_input
+from recognizer.preprocess import canvas_to_input
 from training.canvas import Stroke, render_strokes, smooth
 
 Glyph = list[Stroke]

@@ -6,7 +6,7 @@ a random angle and length, a slash through a 0 at a random tilt), other random s
 and another renderer setting (raw pointer samples at 60 Hz with jitter instead of
 smoothed curves, on the page's 280x280 canvas with the page's pen widths). A model that
 only memorised the training templates does not pass them. No image of a suite is ever
-trained on, and the thresholds in serving/contract.py are chosen on them.
+trained on, and the thresholds in recognizer/contract.py are chosen on them.
 """
 
 from collections.abc import Callable
@@ -14,9 +14,9 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from serving.contract import DIGIT_CLASSES
-from serving.model import DigitModel
-from serving.preprocess import canvas_to_input
+from recognizer.contract import DIGIT_CLASSES
+from recognizer.model import DigitModel
+from recognizer.preprocess import canvas_to_input
 from training.canvas import CANVAS_SIZE, render_strokes
 
 SUITE_SEED = 777

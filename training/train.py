@@ -15,13 +15,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from serving.contract import NOT_A_DIGIT, OUTPUT_CLASSES, model_batch
+from recognizer.contract import NOT_A_DIGIT, OUTPUT_CLASSES, model_batch
 from training.augment import random_geometry, vary_stroke_width
 from training.calibrate import fit_temperature
 from training.canvas import canvas_inputs
 from training.config import QUICK_TRAIN_SIZE, TrainConfig
 from training.data import Mnist
-from training.model import build_model
+from training.network import build_model
 from training.nondigits import synthetic_nondigits
 from training.pendigits import PenDigit, pen_inputs
 from training.strokes import synthetic_digits

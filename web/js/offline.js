@@ -1,6 +1,6 @@
 // Recognition on this device, for when the server cannot be reached: the same ONNX model run
 // by onnxruntime-web (WebAssembly, one thread), on the same 28x28 input (preprocess.js), with
-// the same decision and answer shape as serving/answers.py. The page imports this module only
+// the same decision and answer shape as recognizer/answers.py. The page imports this module only
 // after a request to the server has failed, so none of it costs anything on the first paint;
 // the service worker has cached the runtime and the model by then (sw.js).
 
@@ -12,17 +12,17 @@ const MODEL = "model.onnx";
 const SHA_HEADER = "X-Model-SHA256";
 const VERSION_HEADER = "X-Model-Version";
 
-/** serving/contract.py: the model's input and output names, and the "not a digit" class. */
+/** recognizer/contract.py: the model's input and output names, and the "not a digit" class. */
 export const INPUT_NAME = "image";
 export const OUTPUT_NAME = "probabilities";
 export const DIGIT_CLASSES = 10;
 export const NOT_A_DIGIT = 10;
 export const NOT_A_DIGIT_THRESHOLD = 0.5;
-/** serving/answers.py: a mark this thick (median ink run, in input pixels) is a blob. */
+/** recognizer/answers.py: a mark this thick (median ink run, in input pixels) is a blob. */
 export const BLOB_THICKNESS = 10.0;
-/** serving/answers.py: a blob the model reads as one digit at least this sure is that digit. */
+/** recognizer/answers.py: a blob the model reads as one digit at least this sure is that digit. */
 export const BLOB_DIGIT_CONFIDENCE = 0.5;
-/** serving/answers.py: the words for every answer that names no digit. */
+/** recognizer/answers.py: the words for every answer that names no digit. */
 export const MESSAGES = {
   blank: "No ink found: draw a digit.",
   not_a_digit: "This does not look like a digit. Draw one digit, 0 to 9, large and clear.",
@@ -94,7 +94,7 @@ export async function recognizeMany(imageDatas) {
   });
 }
 
-/** serving/answers.py judge(): why this input is not a digit, or null. */
+/** recognizer/answers.py judge(): why this input is not a digit, or null. */
 function judge(image, probabilities) {
   if (probabilities.length > NOT_A_DIGIT && probabilities[NOT_A_DIGIT] >= NOT_A_DIGIT_THRESHOLD) {
     return "not_a_digit";

@@ -25,9 +25,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from serving.feedback import Feedback, Stored, StoreError, paged
-from serving.feedback.sql import add_once, create_schema, from_row, schema, select_page
-from serving.logs import redact
+from feedback import Feedback, Stored, StoreError, paged
+from feedback.secrets import redact
+from feedback.sql import add_once, create_schema, from_row, schema, select_page
 
 try:
     import psycopg

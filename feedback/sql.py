@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from serving.feedback import Feedback, KeyReused, Stored, StoreError
+from feedback import Feedback, KeyReused, Stored, StoreError
 
 SCHEMA_VERSION = 1
 """Bumped when the table changes; a store refuses a database from a newer version."""

@@ -12,7 +12,7 @@ of their parameters.
 import keras
 from keras import layers
 
-from serving.contract import IMAGE_SIZE, INPUT_NAME, OUTPUT_CLASSES
+from recognizer.contract import IMAGE_SIZE, INPUT_NAME, OUTPUT_CLASSES
 
 
 def conv_bn(x: keras.KerasTensor, filters: int, padding: str = "same") -> keras.KerasTensor:

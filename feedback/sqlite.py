@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from serving.feedback import Feedback, Stored, StoreError, paged
-from serving.feedback.sql import add_once, create_schema, from_row, schema, select_page
+from feedback import Feedback, Stored, StoreError, paged
+from feedback.sql import add_once, create_schema, from_row, schema, select_page
 
 BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another process's write to finish before giving up."""

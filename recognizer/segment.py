@@ -27,7 +27,7 @@ full size is no gap to a reader):
    strokes (see _hinted). A wide piece no taller than FLAT pen widths is a line, never cut.
 4. **Choose.** candidates() (or layout() then lattice()) returns every offered part as a
    crop and the ways they chain left to right (a Reading); the caller scores each crop
-   with the model, in one batched run (two with opened pieces: serving.numbers.read_parts),
+   with the model, in one batched run (two with opened pieces: recognizer.numbers.read_parts),
    and best_path() picks the reading with the highest total; path_share() says how much of
    the weight of all readings made of digits it holds. segment() is the geometry's own
    choice, without the model.
@@ -42,7 +42,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from serving.preprocess import INK_THRESHOLD
+from recognizer.preprocess import INK_THRESHOLD
 
 LABEL_ROWS = 140
 """The ink mask is reduced (by a whole factor, keeping any ink) to about this many rows."""
@@ -102,7 +102,7 @@ ALTERNATIVE = -0.15
 """The prior cost of a cut the geometry would not make, in log-confidence: small, so that
 the model's reading decides (larger costs kept touching digits together that the model
 read clearly apart; first chosen on the number test set, before the development set of
-training.numbers existed, and kept since)."""
+training.number_sets existed, and kept since)."""
 
 JOIN_COST = -0.3
 """The prior cost of reading two close pieces as one digit broken in two."""
@@ -235,7 +235,7 @@ class Reading:
 def segment(ink: np.ndarray, scale: float = 1.0, max_parts: int | None = None) -> list[DigitCrop]:
     """The digits of a drawing by geometry alone, left to right; [] for a blank one.
 
-    `ink` is the drawing as ink strength (see serving.preprocess.ink_image); `scale` is the
+    `ink` is the drawing as ink strength (see recognizer.preprocess.ink_image); `scale` is the
     original image's pixels per `ink` pixel, so that boxes are in the original's pixels.
     Raises TooManyParts when there are more than `max_parts` digits (checked early, so a
     scribble of a thousand dots costs little).
@@ -279,7 +279,7 @@ def looks_like_several_digits(ink: np.ndarray) -> bool:
 @dataclass(frozen=True)
 class Layout:
     """A drawing's pieces, found once and read in up to two passes of the model (see
-    serving.numbers.read_parts): the labelled mask, the merged pieces left to right, and
+    recognizer.numbers.read_parts): the labelled mask, the merged pieces left to right, and
     the height of a digit in it."""
 
     ink: np.ndarray
@@ -306,7 +306,7 @@ def layout(
     """The pieces of a drawing (none for a blank one); raises TooManyParts as segment does.
 
     `ink` may be only the window of a larger drawing that holds its ink (see
-    serving.preprocess.ink_window): then `factor` is the drawing's own reduction (see
+    recognizer.preprocess.ink_window): then `factor` is the drawing's own reduction (see
     reduction) and `origin` is where the window starts, a whole number of factor-sized blocks
     from the drawing's corner, so that the pieces are the ones the whole drawing gives, and
     the boxes are in its pixels. `strokes` is the page's stroke hint, each stroke's [x0, x1]
@@ -372,7 +372,7 @@ def lattice(
     Crops in `known` (by key, from a reading of the same layout) are reused. A piece in
     `windows` is cut every GRID_STEP only within its column ranges (in the reduced mask;
     none: only at its thinnest places), so that a first reading can be refined only where
-    it is unsure (see serving.numbers.read_parts)."""
+    it is unsure (see recognizer.numbers.read_parts)."""
     if not drawing.groups:
         return Reading([], [], 1)
     ink, scale, factor, labels = drawing.ink, drawing.scale, drawing.factor, drawing.labels
@@ -535,7 +535,7 @@ def _padded(path: Cut, piece: _Piece, within: _Piece) -> Cut:
 def best_path(reading: Reading, scores: np.ndarray) -> list[int]:
     """The crops of the reading with the highest total of prior plus score, left to right.
 
-    `scores` holds one number per crop, from the model (serving.numbers.reading_scores);
+    `scores` holds one number per crop, from the model (recognizer.numbers.reading_scores);
     zeros give the geometry's own reading (ties go to the fewer, wider parts).
     """
     best = np.full(reading.nodes, -np.inf)

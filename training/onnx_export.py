@@ -10,7 +10,7 @@ import onnxruntime as ort
 import tensorflow as tf
 import tf2onnx
 
-from serving.contract import IMAGE_SIZE, INPUT_NAME, OUTPUT_CLASSES, OUTPUT_NAME
+from recognizer.contract import IMAGE_SIZE, INPUT_NAME, OUTPUT_CLASSES, OUTPUT_NAME
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-5

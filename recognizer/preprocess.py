@@ -32,8 +32,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from serving import png
-from serving.contract import DIGIT_BOX, IMAGE_SIZE, MNIST_CENTRE, PIXEL_MAX
+from recognizer import png
+from recognizer.contract import DIGIT_BOX, IMAGE_SIZE, MNIST_CENTRE, PIXEL_MAX
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 """Formats a client may send. Fewer parsers means less attack surface."""
@@ -72,7 +72,7 @@ class ImageTooLarge(ImageError):
 def decode_image(data: bytes, max_pixels: int) -> Picture:
     """Open untrusted bytes as a picture, refusing decompression bombs before decoding.
 
-    The page's plain 8-bit PNGs come back as arrays from libspng (serving/png.py), which
+    The page's plain 8-bit PNGs come back as arrays from libspng (recognizer/png.py), which
     is three times faster than Pillow; everything else as a Pillow image.
     """
     if not data:
@@ -147,7 +147,7 @@ def ink_window(grey: np.ndarray, block: int) -> tuple[np.ndarray, tuple[int, int
     ink, widened to whole `block`-sized blocks from the picture's corner, and where that
     window starts (row, column); an empty array for a blank picture.
 
-    Number mode segments block-reduced ink (serving.segment): given the same blocks, the
+    Number mode segments block-reduced ink (recognizer.segment): given the same blocks, the
     window gives the pieces the whole picture gives, and a number fills about half of the
     page's wide pad, so the work after decoding is halved.
     """

@@ -10,8 +10,8 @@ everywhere.
 
 import numpy as np
 
-from serving.contract import CLASS_NAMES, DIGIT_CLASSES, NOT_A_DIGIT, NOT_A_DIGIT_THRESHOLD
-from serving.preprocess import median_in_place
+from recognizer.contract import CLASS_NAMES, DIGIT_CLASSES, NOT_A_DIGIT, NOT_A_DIGIT_THRESHOLD
+from recognizer.preprocess import median_in_place
 
 MESSAGES: dict[str, str] = {
     "blank": "No ink found: draw a digit.",

@@ -44,6 +44,12 @@ NOT_A_DIGIT_THRESHOLD: Final = 0.5
 probability. Chosen on the project's own suites (see the model card): it keeps rejected
 real digits under 0.5 % while catching most non-digits."""
 
+MAX_DIGITS: Final = 12
+"""Most digits read in one drawing in number mode, unless the server's MAX_DIGITS says otherwise."""
+
+MAX_DIGITS_LIMIT: Final = 64
+"""The highest MAX_DIGITS a server accepts."""
+
 MODEL_FILE: Final = "digit_cnn.onnx"
 CARD_FILE: Final = "model_card.json"
 WEIGHTS_FILE: Final = "digit_cnn.weights.h5"

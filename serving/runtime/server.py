@@ -36,14 +36,14 @@ from uvicorn.supervisors import Multiprocess
 from uvicorn.supervisors.multiprocess import SIGNALS
 from uvicorn.supervisors.multiprocess import Process as UvicornWorker
 
-from serving import loaded
-from serving.logs import log_config
-from serving.memory import keep_freed_memory
 from serving.metrics import MULTIPROCESS_ENV
+from serving.runtime import loaded
+from serving.runtime.logs import log_config
+from serving.runtime.memory import keep_freed_memory
 from serving.settings import Settings
 
 if TYPE_CHECKING:
-    from serving.model import DigitModel  # onnxruntime: never imported before the fork
+    from recognizer.model import DigitModel  # onnxruntime: never imported before the fork
 
 logger = logging.getLogger("serving")
 STARTUP_FAILURE = 3
@@ -84,14 +84,14 @@ WARM_IMPORTS = (
     "uvicorn.lifespan.on",
     "uvicorn.loops.uvloop",
     "uvicorn.protocols.http.httptools_impl",
-    "serving.answers",
-    "serving.connections",
-    "serving.feedback.export",
-    "serving.feedback.sqlite",
+    "recognizer.answers",
+    "serving.runtime.connections",
+    "feedback.export",
+    "feedback.sqlite",
     "serving.middleware",
-    "serving.numbers",
-    "serving.preprocess",
-    "serving.segment",
+    "recognizer.numbers",
+    "recognizer.preprocess",
+    "recognizer.segment",
     "serving.shell",
 )
 """What every worker imports, bar onnxruntime and the modules that import it: the
@@ -211,7 +211,7 @@ class ForkedWorker(UvicornWorker):
             signal.signal(sig, signal.SIG_DFL)
         os.close(self.report)
         _metrics_per_process()
-        from serving.model import DigitModel, ModelError  # onnxruntime: only after the fork
+        from recognizer.model import DigitModel, ModelError  # onnxruntime: only after the fork
 
         try:
             config = self.config
@@ -302,7 +302,7 @@ def server_config(settings: Settings) -> ServerConfig:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        http="serving.connections:GuardedHttpToolsProtocol",
+        http="serving.runtime.connections:GuardedHttpToolsProtocol",
         loop="uvloop",
         log_level=settings.log_level,
         log_config=log_config(settings.log_level),
@@ -321,7 +321,7 @@ def checked_model(settings: Settings) -> "DigitModel":
 
     Raises StartupError (exit 1) with the reason if it cannot be loaded.
     """
-    from serving.model import DigitModel, ModelError
+    from recognizer.model import DigitModel, ModelError
 
     try:
         return DigitModel.load(settings.model_path, settings.ort_threads)

@@ -1,6 +1,6 @@
 """Number mode: a drawing of several digits to one answer for the whole number.
 
-The drawing is split into digits by serving.segment; each digit's ink goes through the
+The drawing is split into digits by recognizer.segment; each digit's ink goes through the
 same preprocessing as a single drawing (normalize_digit), and all of them through the
 model together. A number is claimed only when every part of the best reading is a
 confident digit: a part the model does not accept is answered as in single-digit mode
@@ -8,7 +8,7 @@ confident digit: a part the model does not accept is answered as in single-digit
 "not_a_digit" and the parts to redraw, or "not_a_number" when no part is a digit. Cut
 readings compete with "this piece is not a digit" on the model's evidence (see
 reading_scores), and the number's confidence weighs its split against the other readings
-of the same ink as digits (serving.segment.path_share).
+of the same ink as digits (recognizer.segment.path_share).
 """
 
 from collections.abc import Callable, Collection
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from serving.answers import MESSAGES, digit_answer, is_blob, judge, rejected_answer
-from serving.contract import DIGIT_CLASSES, IMAGE_SIZE, OUTPUT_CLASSES
-from serving.preprocess import Picture, grey_levels, ink_window, normalize_digit
-from serving.segment import (
+from recognizer.answers import MESSAGES, digit_answer, is_blob, judge, rejected_answer
+from recognizer.contract import DIGIT_CLASSES, IMAGE_SIZE, MAX_DIGITS, OUTPUT_CLASSES
+from recognizer.preprocess import Picture, grey_levels, ink_window, normalize_digit
+from recognizer.segment import (
     DigitCrop,
     Layout,
     Reading,
@@ -76,7 +76,7 @@ def number_parts(
 ) -> NumberParts:
     """Segment a decoded drawing and prepare each candidate digit; raises TooManyDigits.
 
-    `opened` says which narrow pieces are offered cut (see serving.segment.candidates);
+    `opened` says which narrow pieces are offered cut (see recognizer.segment.candidates);
     the default, all that may hold two digits, is the full set of candidates in one pass.
     """
     return _prepared(number_layout(picture, max_digits), opened)[0]
@@ -85,12 +85,12 @@ def number_parts(
 def number_layout(
     picture: Picture, max_digits: int, strokes: list[tuple[float, float]] | None = None
 ) -> Layout:
-    """The pieces of a decoded drawing (serving.segment.layout), with boxes in its pixels;
+    """The pieces of a decoded drawing (recognizer.segment.layout), with boxes in its pixels;
     raises TooManyDigits. `strokes` is the page's stroke hint (each stroke's [x0, x1] in the
     picture's pixels), used where the request carries it.
 
     Only the window that holds ink is converted to ink strength and segmented, in the
-    whole picture's blocks (see serving.preprocess.ink_window): the same pieces, for half
+    whole picture's blocks (see recognizer.preprocess.ink_window): the same pieces, for half
     the work on the page's wide pad.
     """
     grey = grey_levels(picture)
@@ -350,7 +350,7 @@ def read_number(
     picture: Picture,
     run_model: Callable[[np.ndarray], np.ndarray],
     version: str,
-    max_digits: int = 64,
+    max_digits: int = MAX_DIGITS,
     strokes: list[tuple[float, float]] | None = None,
 ) -> dict:
     """Everything after decoding, for one drawing: what evaluation and tests call."""
@@ -361,6 +361,6 @@ def read_number(
 
 def _product(confidences: list[float], split: float) -> float:
     """The number's confidence: the chance that every digit is right, if they err apart,
-    and that the drawing is split right (`split`, see serving.segment.path_share: digits
+    and that the drawing is split right (`split`, see recognizer.segment.path_share: digits
     apart have one split; touching digits that read as well cut another way do not)."""
     return round(float(np.prod(confidences)) * split, 4)

@@ -6,41 +6,30 @@ OncePerInterval lets the first through and then one per interval, saying how man
 were held back, so the log stays readable and small whatever a client does.
 
 A database URL carries its password (postgresql://user:password@host/db), and a library's
-error message may quote it; `redact` masks passwords and tokens in any text, and the
-Redact filter applies it to every line the server logs except the request lines (which
-hold only the method, path, status, client address and request id).
+error message may quote it; the Redact filter masks passwords and tokens in every line the
+server logs (feedback.secrets.redact) except the request lines (which hold only the
+method, path, status, client address and request id).
 """
 
 import logging
-import re
 import time
+
+from feedback.secrets import redact
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 REPEAT_INTERVAL = 10.0
 """Seconds between two log lines of the same kind from a logger that may repeat itself."""
-RATE_LIMITED_LOGGERS = ("asyncio", "uvicorn.error", "serving.connections", "python_multipart")
+RATE_LIMITED_LOGGERS = (
+    "asyncio",
+    "uvicorn.error",
+    "serving.runtime.connections",
+    "python_multipart",
+)
 """The loggers that report per-connection events (python-multipart warns of every malformed
 form); request lines are not limited."""
 
 
 REQUEST_LOGGER = "serving.requests"
-_SECRETS = re.compile(
-    r"(?P<url>[a-z][a-z0-9+.-]*://[^\s:/@'\"]*:)[^\s/'\"]*(?=@)"  # scheme://user:password@
-    r"|(?P<pair>\b(?:password|passwd|pwd|token|secret|api[_-]?key)\s*[=:]\s*['\"]?)"
-    r"[^\s'\"&;,]+"  # password=..., token: ...
-    r"|(?P<bearer>\bBearer\s+)[^\s'\",;]+",  # an Authorization header's token
-    re.IGNORECASE,
-)
-MASK = "***"
-
-
-def redact(text: str) -> str:
-    """`text` with every password and token it holds replaced by ***.
-
-    Catches a URL's password (postgresql://nv:***@db/feedback), key=value pairs such as
-    libpq's password=... or token=..., and a Bearer token.
-    """
-    return _SECRETS.sub(lambda m: (m["url"] or m["pair"] or m["bearer"]) + MASK, text)
 
 
 class Redact(logging.Filter):

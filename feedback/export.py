@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from serving.contract import IMAGE_SIZE
-from serving.feedback import Feedback, Stored
+from feedback import Feedback, Stored
+from recognizer.contract import IMAGE_SIZE
 
 FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 """Export formats and their media types."""

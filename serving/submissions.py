@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from feedback import Feedback
+from recognizer.contract import CLASS_NAMES
+from recognizer.model import DigitModel
+from recognizer.preprocess import decode_image
 from serving.bodies import BadRequest, Body, UnsupportedMediaType, load_json
-from serving.contract import CLASS_NAMES
-from serving.feedback import Feedback
 from serving.middleware import REQUEST_ID_PATTERN
-from serving.model import DigitModel
 from serving.predictions import decode_base64, form_image, prepare
-from serving.preprocess import decode_image
 
 if TYPE_CHECKING:
-    from serving.segment import Reading
+    from recognizer.segment import Reading
 
 MODES = ("digit", "number")
 MAX_TEXT = 128
@@ -146,7 +146,7 @@ def number_inputs(
     reading with exactly len(label) digits that best explains the label. So a correction
     of a wrong split still teaches the right digits. BadRequest if no such reading exists.
     """
-    from serving.numbers import TooManyDigits, number_parts  # number mode only
+    from recognizer.numbers import TooManyDigits, number_parts  # number mode only
 
     label = submission.label
     try:

@@ -85,6 +85,10 @@ class FeedbackStore(Protocol):
         """Release connections; the store may not be used afterwards."""
 
 
+DB_ENV = "FEEDBACK_DB"
+"""The environment variable naming the store, read by the server and by `python -m feedback`."""
+DEFAULT_DB = "data/feedback.sqlite3"
+"""A SQLite file, relative to the working directory, when DB_ENV is not set."""
 DB_TIMEOUT_S = 4.0
 """How long a PostgreSQL connection attempt or statement may take by default (the server's
 FEEDBACK_TIMEOUT setting overrides it)."""
@@ -98,10 +102,10 @@ def open_store(target: str, timeout: float = DB_TIMEOUT_S) -> FeedbackStore:
     PostgreSQL connection attempt and each statement.
     """
     if target.startswith(("postgresql://", "postgres://")):
-        from serving.feedback.postgres import PostgresStore
+        from feedback.postgres import PostgresStore
 
         return PostgresStore(target, timeout)
-    from serving.feedback.sqlite import SqliteStore
+    from feedback.sqlite import SqliteStore
 
     return SqliteStore(target)
 

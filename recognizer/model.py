@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from serving.contract import (
+from recognizer.contract import (
     CARD_FILE,
     IMAGE_SIZE,
     INPUT_NAME,

@@ -10,8 +10,8 @@ page's number pad) with one kind of gap between neighbours:
 - overlapping: 2-6 px further still, so that the strokes cross.
 
 Gaps are measured row by row between the inks, as a reader sees them, so a 4 may tuck under
-the bar of a 7. Every canvas goes through the server's own code (serving.preprocess,
-serving.segment, serving.numbers' answer) and the model, and a number counts only if every
+the bar of a 7. Every canvas goes through the server's own code (recognizer.preprocess,
+recognizer.segment, recognizer.numbers' answer) and the model, and a number counts only if every
 digit is right and none is missing or extra. Needs numpy, Pillow and onnxruntime only.
 
 The development set (`--dev`) is made the same way from MNIST *training* digits with
@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from serving.model import DigitModel
-from serving.numbers import read_number
-from serving.preprocess import INK_THRESHOLD
+from recognizer.model import DigitModel
+from recognizer.numbers import read_number
+from recognizer.preprocess import INK_THRESHOLD
 
 NUMBER_CANVAS = (840, 280)
 """The page's pad in number mode, in CSS pixels (width, height): three digit pads wide,
@@ -252,44 +252,12 @@ def number_report(rows: list[tuple]) -> dict:
     }
 
 
-def time_numbers(model_path: Path, x_test: np.ndarray, y_test: np.ndarray, runs: int = 200) -> dict:
-    """Server time for one 6-digit number, in process: the PNG the page sends, decoded,
-    segmented, preprocessed and read by the model (serving.predictions.predict), in ms."""
-    import io
-    import time
-
-    from serving.predictions import PredictionRequest, predict
-    from serving.settings import Settings
-
-    defaults = Settings()  # the server's default limits, as a request would meet them
-
-    model = DigitModel.load(model_path)
-    rng = np.random.default_rng(SEED)
-    result = {}
-    for kind in ("wide", "touching"):
-        times = []
-        for i in range(runs):
-            if i % 20 == 0:
-                canvas, _, _ = make_number("strokes", kind, 6, rng, (x_test, y_test))
-                buffer = io.BytesIO()
-                canvas.save(buffer, format="PNG")
-                request = PredictionRequest([buffer.getvalue()], mode="number")
-            start = time.perf_counter()
-            predict(request, model, defaults.max_image_pixels, defaults.max_digits)
-            times.append(time.perf_counter() - start)
-        result[kind] = {
-            "p50_ms": round(1000 * float(np.median(times)), 2),
-            "p90_ms": round(1000 * float(np.percentile(times, 90)), 2),
-        }
-    return result
-
-
 def main() -> None:
-    """python -m training.numbers: the number test set's table and a 6-digit number's time."""
+    """python -m training.number_sets: the number test set's table."""
     import argparse
     import json
 
-    from serving.contract import MODEL_FILE
+    from recognizer.contract import MODEL_FILE
     from training.data import load
 
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -298,7 +266,6 @@ def main() -> None:
     parser.add_argument("--per-cell", type=int, default=PER_CELL)
     parser.add_argument("--gaps", nargs="+", choices=GAP_KINDS, default=GAP_KINDS)
     parser.add_argument("--lengths", nargs="+", type=int, choices=LENGTHS, default=LENGTHS)
-    parser.add_argument("--no-timing", action="store_true", help="skip the 6-digit timing")
     parser.add_argument(
         "--dev",
         action="store_true",
@@ -318,8 +285,6 @@ def main() -> None:
         tuple(args.lengths),
         seed,
     )
-    if not args.no_timing:
-        report["latency_6_digits"] = time_numbers(args.model, data.x_test, data.y_test)
     print(json.dumps(report, indent=1))
 
 

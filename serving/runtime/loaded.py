@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from serving.model import DigitModel
+    from recognizer.model import DigitModel
 
 _kept: dict[tuple[Path, int], "DigitModel"] = {}
 

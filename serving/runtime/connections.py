@@ -40,7 +40,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from serving.middleware import SECURITY_HEADERS
 
-logger = logging.getLogger("serving.connections")
+logger = logging.getLogger("serving.runtime.connections")
 MAX_HEAD_BYTES = 16 * 1024
 """A request line and headers larger than this get 431 (uvicorn's h11 protocol's bound)."""
 MAX_HEADERS = 100

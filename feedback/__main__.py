@@ -1,24 +1,24 @@
-"""`python -m serving.feedback`: export, count or delete stored feedback, straight from the
+"""`python -m feedback`: export, count or delete stored feedback, straight from the
 database (the same rows GET /feedback/export serves, without the server or its token).
 
-    python -m serving.feedback export --db data/feedback.sqlite3 --format csv --out fb.csv
-    python -m serving.feedback count
-    python -m serving.feedback delete 12 13
+    python -m feedback export --db data/feedback.sqlite3 --format csv --out fb.csv
+    python -m feedback count
+    python -m feedback delete 12 13
 """
 
 import argparse
+import os
 import sys
 from contextlib import nullcontext
 
-from serving.feedback import StoreError, open_store
-from serving.feedback.export import FORMATS, parse_id, render
-from serving.settings import load_settings
+from feedback import DB_ENV, DEFAULT_DB, StoreError, open_store
+from feedback.export import FORMATS, parse_id, render
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m serving.feedback", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m feedback", description=__doc__)
     parser.add_argument(
-        "--db", help="a SQLite file or a postgresql:// URL (default: the FEEDBACK_DB setting)"
+        "--db", help=f"a SQLite file or a postgresql:// URL (default: ${DB_ENV}, else {DEFAULT_DB})"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     export = commands.add_parser("export", help="write every submission as NDJSON or CSV")
@@ -41,7 +41,7 @@ def _id(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    store = open_store(args.db or load_settings().feedback_db)
+    store = open_store(args.db or os.environ.get(DB_ENV, DEFAULT_DB))
     try:
         if args.command == "count":
             print(store.count())
