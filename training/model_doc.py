@@ -65,6 +65,13 @@ training generators: their own templates, their own random stream and raw pointe
 a browser reports them. Nothing in them is trained on.
 """
 
+STYLES_PROSE = """\
+Among the styles are the European ones that MNIST lacks (the flagged 1, the crossed 7, the
+slashed 0) and four that real writers use and digit readers often misread: the 1 with a long
+lead-in, the 7 in one curved and crossed stroke, the 9 with an open-curl head and the 4 in one
+stroke with a loop.
+"""
+
 REFUSAL_PROSE = """\
 The server refuses a drawing when the eleventh class reaches 0.5 (`NOT_A_DIGIT_THRESHOLD` in
 `recognizer/contract.py`), or when the ink is one compact mark as thick as it is long that the
@@ -214,6 +221,7 @@ def styles_section(metrics: Mapping) -> str:
     return "\n".join(
         [
             "### Each style\n",
+            STYLES_PROSE,
             table(["style", "right", "refused", "wrong at ≥ 0.9", "misses"], rows),
             "### Each kind of non-digit\n",
             table(["kind", "refused", "a digit at ≥ 0.6", "a digit at ≥ 0.9"], kinds),
