@@ -32,6 +32,10 @@ def test_a_changed_figure_changes_the_page():
 
 
 def test_a_fine_tuned_card_names_its_parent():
+    """A fine-tuned card has a lineage and the parent's config, but no training run of its own."""
     card = committed_card()
     card["lineage"] = {"parent": {"version": "20990101.000000", "sha256": "0" * 64}}
-    assert "Fine-tuned from `20990101.000000`" in render(card)
+    card["training"] = {"config": card["training"]["config"], "finetune": {"epochs": 2}}
+    page = render(card)
+    assert "Fine-tuned from `20990101.000000`" in page
+    assert "| training | fine-tuned, seed 1234 |" in page

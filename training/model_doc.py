@@ -93,6 +93,16 @@ def table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def training_run(training: Mapping) -> str:
+    """How long the run took; a fine-tuned model's card has no run of its own (see lineage)."""
+    if "epochs_run" not in training:
+        return f"fine-tuned, seed {training['config']['seed']}"
+    return (
+        f"{training['epochs_run']} epochs (best: {training['best_epoch']}), "
+        f"{training['total_seconds']:,.0f} s, seed {training['config']['seed']}"
+    )
+
+
 def model_section(card: Mapping) -> str:
     model, training = card["model"], card["training"]
     lines = [
@@ -108,11 +118,7 @@ def model_section(card: Mapping) -> str:
                 ["input", f"`{model['input']['name']}`, float32 Nx28x28x1, 0 to 1, white on black"],
                 ["output", f"`{model['output']['name']}`, float32 Nx{model['output']['shape'][1]}"],
                 ["calibration temperature", card["calibration"]["temperature"]],
-                [
-                    "training",
-                    f"{training['epochs_run']} epochs (best: {training['best_epoch']}), "
-                    f"{training['total_seconds']:,.0f} s, seed {training['config']['seed']}",
-                ],
+                ["training", training_run(training)],
                 ["versions", ", ".join(f"{k} {v}" for k, v in card["versions"].items())],
             ],
         ),
