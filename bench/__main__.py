@@ -9,7 +9,7 @@ canvas.toBlob() (tests/fixtures/page_canvases.npz), cropped to its ink as the pa
 posted raw to /predict?include_input=true; one more run posts the whole canvas. Number
 mode's requests are the page's too: six-digit numbers painted in Chromium on the 840x280
 number pad, posted as the page's JSON (tests/fixtures/page_numbers.npz). The
-markdown table it prints goes into the README; the figures also go to
+markdown table it prints goes into docs/benchmarks.md; the figures also go to
 bench/results/latest.json (not committed).
 """
 
@@ -251,7 +251,7 @@ def model_figures(runs: int = 3_000) -> dict:
 
 
 def markdown(results: dict) -> str:
-    """The tables for the README."""
+    """The tables for docs/benchmarks.md."""
     m = results["machine"]
     load = results["load"]
     columns = list(load)

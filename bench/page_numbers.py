@@ -10,7 +10,7 @@ times number mode on them: a canvas made and encoded by Pillow instead costs the
 three times as long to decode (Pillow's adaptive filters against Chromium's), which is no
 request the page ever sends.
 
-Run it again only on purpose: the committed file is what the README's number-mode figures
+Run it again only on purpose: the committed file is what docs/benchmarks.md's number-mode figures
 were measured on.
 """
 

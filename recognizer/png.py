@@ -2,7 +2,7 @@
 
 Every canvas the page posts is an 8-bit RGBA PNG (`canvas.toBlob`), and Pillow spends
 about 0.38 ms decoding one; libspng (the `pyspng` wheel, 0.4 MB) gives the same pixels in
-about 0.13 ms (README, Benchmarks). Only the plain common cases come here: 8 bits per
+about 0.13 ms (docs/benchmarks.md). Only the plain common cases come here: 8 bits per
 sample, colour types grey, RGB and RGBA, every chunk whole with a right CRC, and no
 `tRNS` chunk (libspng's automatic format would drop that transparency, which Pillow
 honours). Grey with alpha (which libspng 0.7 will not return as such), palette, 16-bit and
