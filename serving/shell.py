@@ -12,7 +12,13 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
+
+from starlette.datastructures import Headers
+from starlette.responses import Response
+
+from serving import files
 
 SERVICE_WORKER = "sw.js"
 MANIFEST_LINE = re.compile(r"^self\.MANIFEST = .*;$", re.MULTILINE)
@@ -30,18 +36,39 @@ SHELL_ROOT = "./"
 """The page's own address, which the shell must answer as it answers index.html."""
 
 
-def service_worker(web_dir: Path) -> bytes:
-    """web/sw.js with the shell and runtime file lists and their version hashes filled in."""
+def service_worker(web_dir: Path, generated: Mapping[str, bytes]) -> bytes:
+    """web/sw.js with the shell and runtime file lists and their version hashes filled in.
+
+    `generated` holds the shell files the server renders (path under web/ and body), which
+    are cached and versioned like the files on disk.
+    """
     source = (web_dir / SERVICE_WORKER).read_text(encoding="utf-8")
-    files = _files(web_dir)
+    on_disk = [
+        f
+        for f in _files(web_dir)
+        if not f.startswith(f"{RUNTIME_DIR}/") and f != SERVICE_WORKER and f not in generated
+    ]
+    shell = sorted([*on_disk, *generated])
     runtime = runtime_files(web_dir)
-    shell = [f for f in files if not f.startswith(f"{RUNTIME_DIR}/") and f != SERVICE_WORKER]
+    shell_version = _version(web_dir, on_disk, generated)
     manifest = {
-        "shell": {"version": _version(web_dir, shell), "files": [SHELL_ROOT, *shell]},
-        "runtime": {"version": _version(web_dir, runtime), "files": runtime},
+        "shell": {"version": shell_version, "files": [SHELL_ROOT, *shell]},
+        "runtime": {"version": _version(web_dir, runtime, {}), "files": runtime},
     }
     line = f"self.MANIFEST = {json.dumps(manifest)};"
     return MANIFEST_LINE.sub(lambda _: line, source, count=1).encode("utf-8")
+
+
+def script_response(request_headers: Headers, body: bytes) -> Response:
+    """A script the server renders (the service worker, the page's contract), as the page's
+    files are sent: revalidated every time by its ETag, gzipped for a client that takes it."""
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding", "ETag": etag}
+    if request_headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    if files.accepts_gzip(request_headers):
+        body, headers["Content-Encoding"] = files.gzipped(body), "gzip"
+    return Response(body, media_type="text/javascript", headers=headers)
 
 
 def runtime_files(web_dir: Path) -> list[str]:
@@ -74,14 +101,16 @@ def _files(web_dir: Path) -> list[str]:
     return sorted(p.as_posix() for p in relative if not any(s.startswith(".") for s in p.parts))
 
 
-def _version(web_dir: Path, files: list[str]) -> str:
-    """A short hash of the files' names and contents."""
-    combined = hashlib.sha256()
-    for name in files:
+def _version(web_dir: Path, names: list[str], generated: Mapping[str, bytes]) -> str:
+    """A short hash of the files' names and contents, on disk and generated."""
+    hashes = {}
+    for name in names:
         stat = (web_dir / name).stat()
-        combined.update(
-            f"{name}\0{file_hash(web_dir / name, stat.st_mtime_ns, stat.st_size)}\0".encode()
-        )
+        hashes[name] = file_hash(web_dir / name, stat.st_mtime_ns, stat.st_size)
+    hashes |= {name: hashlib.sha256(body).hexdigest() for name, body in generated.items()}
+    combined = hashlib.sha256()
+    for name in sorted(hashes):
+        combined.update(f"{name}\0{hashes[name]}\0".encode())
     return combined.hexdigest()[:16]
 
 

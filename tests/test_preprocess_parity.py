@@ -9,7 +9,6 @@ dark paper, transparency, pictures large enough to be box-reduced).
 
 import base64
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,24 +155,6 @@ def test_js_preprocessing_gives_the_python_input(page: Page) -> None:
     assert difference.max() <= MAX_PIXEL_DIFFERENCE, (
         f"canvas {both[worst]} ({kinds[both[worst]]}) differs by {difference.max()}"
     )
-
-
-def _js_constant(name: str) -> str:
-    source = (WEB / "js" / "preprocess.js").read_text()
-    match = re.search(rf"export const {name} = (.+);", source)
-    assert match, f"preprocess.js does not define {name}"
-    return match.group(1)
-
-
-def test_js_constants_are_the_python_ones() -> None:
-    """The twin's constants are copies; this is what keeps them copies."""
-    assert int(_js_constant("IMAGE_SIZE")) == contract.IMAGE_SIZE
-    assert int(_js_constant("DIGIT_BOX")) == contract.DIGIT_BOX
-    assert float(_js_constant("INK_THRESHOLD")) == preprocess.INK_THRESHOLD
-    assert int(_js_constant("WORKING_SIDE")) == preprocess.WORKING_SIDE
-    centre = tuple(float(v) for v in _js_constant("MNIST_CENTRE").strip("[]").split(","))
-    assert centre == contract.MNIST_CENTRE
-    assert float(_js_constant("LANCZOS_SUPPORT")) == preprocess.LANCZOS_SUPPORT
 
 
 # --- Number mode on the device: the page's own parts ---

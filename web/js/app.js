@@ -2,6 +2,7 @@
 // buttons and keys.
 
 import { health } from "./client.js";
+import { MAX_DIGITS } from "./contract.js";
 import { FeedbackControl } from "./feedback.js";
 import { entryFor, History, HistoryView } from "./history.js";
 import { installServiceWorker } from "./install.js";
@@ -15,6 +16,7 @@ import { ResultView } from "./view.js";
 /** Height of the history's thumbnails, in pixels. */
 const THUMB_HEIGHT = 48;
 
+document.getElementById("max-digits").textContent = String(MAX_DIGITS);
 const pad = new Pad(document.getElementById("pad"));
 const numbers = new NumberReader(document.getElementById("boxes"), document.getElementById("split"), pad);
 const modes = new ModeSwitch(document.getElementById("mode"), pad);
