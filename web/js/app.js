@@ -95,6 +95,18 @@ document.addEventListener("keydown", (e) => {
   }
 });
 
+// The keyboard hint is for a keyboard: hidden while the last input was a finger. A phone's
+// browser does not always say its pointer is coarse (Chromium emulating a Pixel 7 does not).
+for (const type of ["pointerdown", "keydown"]) {
+  document.addEventListener(
+    type,
+    (e) => {
+      document.body.dataset.input = e.type === "keydown" ? "keyboard" : e.pointerType;
+    },
+    { capture: true, passive: true },
+  );
+}
+
 health().then((info) => {
   // A server that says it collects no feedback gets no feedback control.
   if (info && (info.feedback === false || info.feedback === "off")) feedback.disable();
