@@ -95,8 +95,9 @@ document.addEventListener("keydown", (e) => {
   }
 });
 
-// The keyboard hint is for a keyboard: hidden while the last input was a finger. A phone's
-// browser does not always say its pointer is coarse (Chromium emulating a Pixel 7 does not).
+// The keyboard hint is for a keyboard: hidden while the last input was a finger. A phone
+// hides it by its coarse pointer (style.css); a laptop with a touch screen says its pointer
+// is fine (the touchpad), and is drawn on with a finger as often.
 for (const type of ["pointerdown", "keydown"]) {
   document.addEventListener(
     type,
