@@ -47,7 +47,7 @@ Constant = tuple[str, object, str]
 """A name, its value (anything JSON can say) and what it means."""
 
 
-def constants(max_digits: int) -> dict[str, tuple[Constant, ...]]:
+def _constants(max_digits: int) -> dict[str, tuple[Constant, ...]]:
     """Every value contract.js exports, grouped by where it is defined."""
     groups: dict[str, tuple[Constant, ...]] = {}
     for module, names in SHARED:
@@ -70,7 +70,7 @@ def render(max_digits: int) -> bytes:
         "// The page's constants and messages, rendered by the server (serving/page_contract.py)",
         "// from the definitions named below: change them there, not here.",
     ]
-    for source, group in constants(max_digits).items():
+    for source, group in _constants(max_digits).items():
         lines += ["", f"// {source}"]
         for name, value, note in group:
             if note:

@@ -4,7 +4,9 @@ A browser installs a new service worker only when sw.js changes byte for byte, a
 worker names its caches after these hashes: so whenever a shell file changes, sw.js
 changes, the browser installs the new worker, and the new shell lands in a new cache.
 Hashing the files when sw.js is served does that with no build step and no version
-constant for anyone to forget.
+constant for anyone to forget. The shell includes the scripts the server renders
+(js/contract.js), hashed as they are served; they go out like the page's files on disk,
+revalidated by their ETag and gzipped for a client that takes it.
 """
 
 import functools
@@ -62,12 +64,15 @@ def service_worker(web_dir: Path, generated: Mapping[str, bytes]) -> bytes:
 def script_response(request_headers: Headers, body: bytes) -> Response:
     """A script the server renders (the service worker, the page's contract), as the page's
     files are sent: revalidated every time by its ETag, gzipped for a client that takes it."""
-    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-    headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding", "ETag": etag}
-    if request_headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
+    plain = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    gzip_etag = plain[:-1] + '-gzip"'
+    headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding", "ETag": plain}
+    known = request_headers.get("if-none-match")
+    if known in (plain, gzip_etag):  # either copy of this body is still good
+        return Response(status_code=304, headers=headers | {"ETag": known})
     if files.accepts_gzip(request_headers):
-        body, headers["Content-Encoding"] = files.gzipped(body), "gzip"
+        body = files.gzipped(body)
+        headers |= {"ETag": gzip_etag, "Content-Encoding": "gzip"}
     return Response(body, media_type="text/javascript", headers=headers)
 
 
