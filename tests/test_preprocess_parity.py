@@ -284,7 +284,7 @@ def test_number_parts_on_the_device_get_the_python_input(numbers) -> None:
 
 def test_number_offline_claims_few_wrong_numbers(numbers) -> None:
     """What offline number mode reads (the JS inputs through the committed model and the
-    server's own rejection rule, which offline.js copies): digits with a gap are read; digits
+    server's own rejection rule, which offline.js applies): digits with a gap are read; digits
     that touch stay one part, and that part must rarely pass for a single digit."""
     session = ort.InferenceSession(str(REPO / "artifacts" / contract.MODEL_FILE))
     tally = {kind: dict.fromkeys(["numbers", "split", "exact", "wrong"], 0) for kind in GAPS}
