@@ -32,7 +32,7 @@ from recognizer import png
 from recognizer.model import DigitModel
 from recognizer.preprocess import ImageError, ImageTooLarge
 from recognizer.segment import has_touching_digits
-from serving import bodies, files, predictions, shell
+from serving import bodies, files, page_contract, predictions, shell
 from serving.bodies import BadRequest, UnsupportedMediaType
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from serving.metrics import Metrics
@@ -208,11 +208,16 @@ async def model_file(request: Request) -> Response:
 
 async def service_worker(request: Request) -> Response:
     """The page's service worker, stamped with a hash of the app shell it caches."""
-    body = await anyio.to_thread.run_sync(shell.service_worker, request.state.settings.web_dir)
-    headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
-    if files.accepts_gzip(request.headers):
-        body, headers["Content-Encoding"] = files.gzipped(body), "gzip"
-    return Response(body, media_type="text/javascript", headers=headers)
+    settings = request.state.settings
+    generated = {page_contract.PATH: page_contract.render(settings.max_digits)}
+    work = functools.partial(shell.service_worker, settings.web_dir, generated)
+    return shell.script_response(request.headers, await anyio.to_thread.run_sync(work))
+
+
+async def contract_script(request: Request) -> Response:
+    """The page's constants and messages (js/contract.js), from the server's definitions."""
+    body = page_contract.render(request.state.settings.max_digits)
+    return shell.script_response(request.headers, body)
 
 
 async def runtime_file(request: Request) -> Response:
@@ -445,6 +450,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *API_ROUTES,
             *(Route(f"/{name}", runtime_file) for name in shell.runtime_files(settings.web_dir)),
+            Route(f"/{page_contract.PATH}", contract_script),
             Mount("/docs", DOCS_PAGE, name="docs"),
             Mount("/", web, name="web"),
         ],

@@ -23,6 +23,8 @@ from playwright.sync_api import (
 )
 
 from bench.server import REPO_ROOT, start_server, stop_server, wait_ready
+from recognizer.contract import MAX_DIGITS
+from serving import page_contract
 
 OUTPUT_DIR = REPO_ROOT / "test-output"
 
@@ -317,13 +319,17 @@ class Watch:
 
 
 MODULES_ORIGIN = "http://modules.test"
-"""A made-up origin where web_modules_page serves web/'s files."""
+"""A made-up origin where web_modules_page serves web/'s files, and the contract.js the
+server renders with its default settings."""
 
 _CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm"}
 
 
 def _serve_web_file(route: Route) -> None:
     path = urlsplit(route.request.url).path
+    if path == f"/{page_contract.PATH}":
+        route.fulfill(content_type="text/javascript", body=page_contract.render(MAX_DIGITS))
+        return
     file = REPO_ROOT / "web" / path.lstrip("/")
     if path == "/" or not file.is_file():
         route.fulfill(content_type="text/html", body="<!doctype html><title>modules</title>")

@@ -303,6 +303,35 @@ def test_phone_touch_draws_without_scrolling(browser: Browser, server: AppServer
     page.context.close()
 
 
+def test_the_keyboard_hint_goes_after_a_finger_and_comes_back_with_a_key(
+    browser: Browser, playwright: Playwright, server: AppServer
+) -> None:
+    """A phone hides it from the start (Chromium's Pixel 7 matches (pointer: coarse)); a
+    browser that says its pointer is fine (a laptop's touchpad, with a touch screen too)
+    hides it while the last input was a finger."""
+    phone, _ = open_page(browser, server, **playwright.devices["Pixel 7"])
+    expect(phone.locator("#pad-help")).to_be_hidden()
+    phone.context.close()
+
+    page, watch = open_page(browser, server)  # a fine pointer; CDP's touches are real ones
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches") is False
+    hint = page.locator("#pad-help")
+    expect(hint).to_be_visible()
+    cdp = page.context.new_cdp_session(page)
+    draw_with_finger(page, cdp, SEVEN[0])
+    expect(hint).to_be_hidden()
+    expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
+    page.keyboard.press("Escape")  # a keyboard after all: the hint is for it
+    expect(hint).to_be_visible()
+    expect(page.locator("#summary")).to_have_text("Draw a digit")
+    draw_with_finger(page, cdp, SEVEN[0])
+    expect(hint).to_be_hidden()
+    draw_with_mouse(page, SEVEN)
+    expect(hint).to_be_visible()
+    watch.assert_clean()
+    page.context.close()
+
+
 def test_keyboard_focus_order_labels_and_live_region(desktop) -> None:
     page, _ = desktop
     names = []

@@ -146,6 +146,28 @@ def test_no_control_when_the_server_collects_nothing(browser: Browser, tmp_path:
         app.stop()
 
 
+def test_the_page_takes_as_many_digits_as_its_server(browser: Browser, tmp_path: Path) -> None:
+    """MAX_DIGITS reaches the page through js/contract.js: its words and the number field."""
+    app = AppServer(free_port(), MAX_DIGITS="4", FEEDBACK_DB=str(tmp_path / "feedback.sqlite3"))
+    app.start()
+    try:
+        page, watch = open_page(browser, app)
+        switch_to_number_mode(page)
+        expect(page.locator(".for-number").first).to_contain_text("up to 4 digits side by side")
+        draw_with_mouse(page, number_strokes("417"))
+        expect(page.locator("#digit")).to_have_text("417", timeout=ANSWER_TIMEOUT_MS)
+        field = page.get_by_label("The right number")
+        assert field.evaluate("input => input.maxLength") == 4
+        field.fill("12a")
+        page.get_by_role("button", name="Send").click()
+        message = field.evaluate("input => input.validationMessage")
+        assert message == "Type the right number with digits only, 1 to 4 of them."
+        watch.assert_clean()
+        page.context.close()
+    finally:
+        app.stop()
+
+
 def test_a_404_on_first_use_hides_the_control_for_good(desktop) -> None:
     page, watch = desktop
     # A server behind a proxy that drops /feedback, though /health says it collects.

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, Route, expect, sync_playwright
 
 from bench.server import free_port
-from serving import shell
+from serving import page_contract, shell
 from tests.browser_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -88,6 +88,7 @@ def test_service_worker_caches_the_shell_and_runtime_but_no_api(client) -> None:
     for needed in ("./", "index.html", "style.css", "manifest.webmanifest", "js/app.js"):
         assert needed in shell_files
     assert "js/offline.js" in shell_files and "js/preprocess.js" in shell_files
+    assert page_contract.PATH in shell_files  # rendered by the server, cached like the rest
     assert any(f.startswith("icons/") for f in shell_files)
     assert not any(f.startswith("vendor/") for f in shell_files)  # not on the first visit
     assert sorted(manifest["runtime"]["files"]) == [
@@ -120,13 +121,19 @@ def test_runtime_is_gzipped_for_clients_that_take_it(client) -> None:
 def test_the_cache_version_changes_with_any_shell_file(tmp_path: Path) -> None:
     web = tmp_path / "web"
     shutil.copytree(WEB, web, ignore=shutil.ignore_patterns("vendor"))
-    before = _manifest(shell.service_worker(web))
-    assert _manifest(shell.service_worker(web)) == before  # stable while nothing changes
+    generated = {page_contract.PATH: b"export const A = 1;\n"}
+
+    def version() -> str:
+        return _manifest(shell.service_worker(web, generated))["shell"]["version"]
+
+    versions = [version(), version()]  # stable while nothing changes
     (web / "js" / "view.js").write_text((web / "js" / "view.js").read_text() + "\n// changed\n")
-    after = _manifest(shell.service_worker(web))
-    assert after["shell"]["version"] != before["shell"]["version"]
+    versions.append(version())
     (web / "icons" / "new.png").write_bytes(b"png")
-    assert _manifest(shell.service_worker(web))["shell"]["version"] != after["shell"]["version"]
+    versions.append(version())
+    generated[page_contract.PATH] = b"export const A = 2;\n"  # a server with other settings
+    versions.append(version())
+    assert versions[0] == versions[1] and len(set(versions)) == 4, versions
 
 
 def test_vendored_runtime_is_the_pinned_release_with_its_licence() -> None:
@@ -143,28 +150,6 @@ def test_vendored_runtime_is_the_pinned_release_with_its_licence() -> None:
         "ThirdPartyNotices.txt",
         "README.md",
     }
-
-
-def test_js_decision_constants_are_the_python_ones() -> None:
-    """offline.js decides "not a digit" as recognizer/answers.py does; its copies must agree."""
-    from recognizer import answers, contract
-
-    source = (WEB / "js" / "offline.js").read_text()
-
-    def constant(name: str) -> str:
-        match = re.search(rf"export const {name} = (.+?);$", source, re.MULTILINE | re.DOTALL)
-        assert match, f"offline.js does not define {name}"
-        return match.group(1)
-
-    assert json.loads(constant("INPUT_NAME")) == contract.INPUT_NAME
-    assert json.loads(constant("OUTPUT_NAME")) == contract.OUTPUT_NAME
-    assert int(constant("DIGIT_CLASSES")) == contract.DIGIT_CLASSES
-    assert int(constant("NOT_A_DIGIT")) == contract.NOT_A_DIGIT
-    assert float(constant("NOT_A_DIGIT_THRESHOLD")) == contract.NOT_A_DIGIT_THRESHOLD
-    assert float(constant("BLOB_THICKNESS")) == answers.BLOB_THICKNESS
-    assert float(constant("BLOB_DIGIT_CONFIDENCE")) == answers.BLOB_DIGIT_CONFIDENCE
-    messages = dict(re.findall(r'^\s+(\w+): "(.+)",$', constant("MESSAGES"), re.MULTILINE))
-    assert messages == {k: answers.MESSAGES[k] for k in ("blank", "not_a_digit")}
 
 
 # --- In Chromium ---

@@ -9,7 +9,6 @@ dark paper, transparency, pictures large enough to be box-reduced).
 
 import base64
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,24 +157,6 @@ def test_js_preprocessing_gives_the_python_input(page: Page) -> None:
     )
 
 
-def _js_constant(name: str) -> str:
-    source = (WEB / "js" / "preprocess.js").read_text()
-    match = re.search(rf"export const {name} = (.+);", source)
-    assert match, f"preprocess.js does not define {name}"
-    return match.group(1)
-
-
-def test_js_constants_are_the_python_ones() -> None:
-    """The twin's constants are copies; this is what keeps them copies."""
-    assert int(_js_constant("IMAGE_SIZE")) == contract.IMAGE_SIZE
-    assert int(_js_constant("DIGIT_BOX")) == contract.DIGIT_BOX
-    assert float(_js_constant("INK_THRESHOLD")) == preprocess.INK_THRESHOLD
-    assert int(_js_constant("WORKING_SIDE")) == preprocess.WORKING_SIDE
-    centre = tuple(float(v) for v in _js_constant("MNIST_CENTRE").strip("[]").split(","))
-    assert centre == contract.MNIST_CENTRE
-    assert float(_js_constant("LANCZOS_SUPPORT")) == preprocess.LANCZOS_SUPPORT
-
-
 # --- Number mode on the device: the page's own parts ---
 
 NUMBERS = 400
@@ -303,7 +284,7 @@ def test_number_parts_on_the_device_get_the_python_input(numbers) -> None:
 
 def test_number_offline_claims_few_wrong_numbers(numbers) -> None:
     """What offline number mode reads (the JS inputs through the committed model and the
-    server's own rejection rule, which offline.js copies): digits with a gap are read; digits
+    server's own rejection rule, which offline.js applies): digits with a gap are read; digits
     that touch stay one part, and that part must rarely pass for a single digit."""
     session = ort.InferenceSession(str(REPO / "artifacts" / contract.MODEL_FILE))
     tally = {kind: dict.fromkeys(["numbers", "split", "exact", "wrong"], 0) for kind in GAPS}

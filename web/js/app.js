@@ -2,6 +2,7 @@
 // buttons and keys.
 
 import { health } from "./client.js";
+import { MAX_DIGITS } from "./contract.js";
 import { FeedbackControl } from "./feedback.js";
 import { entryFor, History, HistoryView } from "./history.js";
 import { installServiceWorker } from "./install.js";
@@ -15,6 +16,7 @@ import { ResultView } from "./view.js";
 /** Height of the history's thumbnails, in pixels. */
 const THUMB_HEIGHT = 48;
 
+document.getElementById("max-digits").textContent = String(MAX_DIGITS);
 const pad = new Pad(document.getElementById("pad"));
 const numbers = new NumberReader(document.getElementById("boxes"), document.getElementById("split"), pad);
 const modes = new ModeSwitch(document.getElementById("mode"), pad);
@@ -92,6 +94,19 @@ document.addEventListener("keydown", (e) => {
     live.now();
   }
 });
+
+// The keyboard hint is for a keyboard: hidden while the last input was a finger. A phone
+// hides it by its coarse pointer (style.css); a laptop with a touch screen says its pointer
+// is fine (the touchpad), and is drawn on with a finger as often.
+for (const type of ["pointerdown", "keydown"]) {
+  document.addEventListener(
+    type,
+    (e) => {
+      document.body.dataset.input = e.type === "keydown" ? "keyboard" : e.pointerType;
+    },
+    { capture: true, passive: true },
+  );
+}
 
 health().then((info) => {
   // A server that says it collects no feedback gets no feedback control.

@@ -1,6 +1,8 @@
 // Talking to the server: POST /predict and GET /health/ready (see the HTTP contract).
 // URLs are relative, so the page also works behind a path prefix.
 
+import { REQUEST_ID_HEADER } from "./contract.js";
+
 /** The server answered, but not with a prediction. `status` says how it failed. */
 export class ServerError extends Error {
   constructor(message, status) {
@@ -99,7 +101,7 @@ async function post(url, type, body, signal) {
     throw new ServerError(reason, response.status);
   }
   // The id that also appears in the server's log line for this request, when it says one.
-  answer.request_id ??= response.headers.get("x-request-id") ?? undefined;
+  answer.request_id ??= response.headers.get(REQUEST_ID_HEADER) ?? undefined;
   return answer;
 }
 

@@ -3,13 +3,11 @@
 // you and gets out of the way. Hidden when the server does not collect feedback.
 
 import { dataUrl } from "./client.js";
+import { MAX_DIGITS } from "./contract.js";
 import { queueFeedback } from "./outbox.js";
 
 /** How long the thank-you stays before the control waits for the next answer. */
 const THANKS_MS = 2500;
-
-/** Longest number the server takes in number mode. */
-const MAX_DIGITS = 12;
 
 /** The answer as POST /feedback takes it: the digit or number shown, or null. */
 function shownAnswer(result) {
@@ -31,6 +29,7 @@ export class FeedbackControl extends EventTarget {
     this.#root = root;
     this.#thanks = root.querySelector("#feedback-thanks");
     this.#input = root.querySelector("#feedback-number");
+    this.#input.maxLength = MAX_DIGITS; // the longest number this server takes
     root.querySelector("#feedback-right").addEventListener("click", () => this.#confirm());
     root.querySelectorAll("button[data-label]").forEach((button) => {
       button.addEventListener("click", () => this.#send(button.dataset.label));

@@ -4,29 +4,24 @@
 // after a request to the server has failed, so none of it costs anything on the first paint;
 // the service worker has cached the runtime and the model by then (sw.js).
 
+import {
+  BLOB_DIGIT_CONFIDENCE,
+  BLOB_THICKNESS,
+  DIGIT_CLASSES,
+  IMAGE_SIZE,
+  INPUT_NAME,
+  MESSAGES,
+  NOT_A_DIGIT,
+  NOT_A_DIGIT_THRESHOLD,
+  OUTPUT_NAME,
+} from "./contract.js";
 import { canvasPixels, drawingCanvas } from "./pad.js";
-import { canvasToInput, IMAGE_SIZE, roundHalfEven } from "./preprocess.js";
+import { canvasToInput, roundHalfEven } from "./preprocess.js";
 
 const RUNTIME = new URL("../vendor/onnxruntime-web/ort.wasm.min.mjs", import.meta.url).href;
 const MODEL = "model.onnx";
 const SHA_HEADER = "X-Model-SHA256";
 const VERSION_HEADER = "X-Model-Version";
-
-/** recognizer/contract.py: the model's input and output names, and the "not a digit" class. */
-export const INPUT_NAME = "image";
-export const OUTPUT_NAME = "probabilities";
-export const DIGIT_CLASSES = 10;
-export const NOT_A_DIGIT = 10;
-export const NOT_A_DIGIT_THRESHOLD = 0.5;
-/** recognizer/answers.py: a mark this thick (median ink run, in input pixels) is a blob. */
-export const BLOB_THICKNESS = 10.0;
-/** recognizer/answers.py: a blob the model reads as one digit at least this sure is that digit. */
-export const BLOB_DIGIT_CONFIDENCE = 0.5;
-/** recognizer/answers.py: the words for every answer that names no digit. */
-export const MESSAGES = {
-  blank: "No ink found: draw a digit.",
-  not_a_digit: "This does not look like a digit. Draw one digit, 0 to 9, large and clear.",
-};
 
 let loading = null;
 

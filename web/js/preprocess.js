@@ -1,20 +1,11 @@
 // The browser's twin of recognizer/preprocess.py: a canvas's RGBA pixels to the model's 28x28
 // input, so that the model on this device sees what it would see on the server. Every step
 // mirrors the Python one, down to Pillow's integer rounding and its Lanczos coefficients;
-// tests/test_preprocess_parity.py runs both on thousands of canvases and compares them, and
-// checks that the constants below equal the Python ones.
+// tests/test_preprocess_parity.py runs both on thousands of canvases and compares them. The
+// constants are the Python ones, served by the server as contract.js.
 
-/** recognizer/contract.py: side of the model's input, and the box the digit's longer side fits. */
-export const IMAGE_SIZE = 28;
-export const DIGIT_BOX = 20;
-/** recognizer/contract.py: where MNIST puts the centre of mass, (row, column). */
-export const MNIST_CENTRE = [14.0, 14.0];
-/** recognizer/preprocess.py: weaker ink is noise; larger pictures are box-reduced first. */
-export const INK_THRESHOLD = 0.2;
-export const WORKING_SIDE = 560;
+import { DIGIT_BOX, IMAGE_SIZE, INK_THRESHOLD, LANCZOS_SUPPORT, MNIST_CENTRE, WORKING_SIDE } from "./contract.js";
 
-/** recognizer/preprocess.py: Pillow's Lanczos-3 reaches 3 input pixels each side (scaled up when shrinking). */
-export const LANCZOS_SUPPORT = 3.0;
 const f32 = Math.fround;
 
 /**

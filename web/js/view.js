@@ -2,6 +2,8 @@
 // number's parts, the 28x28 inputs and notices. It only displays; deciding what to show is
 // the caller's job.
 
+import { DIGIT_CLASSES, IMAGE_SIZE } from "./contract.js";
+
 /** Below this confidence the page says it is unsure and suggests how to draw better. */
 export const LOW_CONFIDENCE = 0.6;
 
@@ -20,8 +22,7 @@ const WRITE_NUMBER = "Write the digits side by side, each one large, with a smal
 /** What a number read on this device cannot do (numbers.js deviceGroups). */
 const DEVICE_SPLIT = "Each group of strokes is read as one digit; digits that touch need the server.";
 
-const DIGITS = Array.from({ length: 10 }, (_, d) => String(d));
-const SIDE = 28;
+const DIGITS = Array.from({ length: DIGIT_CLASSES }, (_, d) => String(d));
 
 export function percent(p) {
   if (p > 0 && p < 0.005) return "<1%";
@@ -253,18 +254,18 @@ export class ResultView {
 
   /** The model's inputs are white ink on black, 0..1; show them exactly so, side by side. */
   #drawSeen(inputs) {
-    const valid = inputs.filter((input) => Array.isArray(input) && input.length === SIDE);
+    const valid = inputs.filter((input) => Array.isArray(input) && input.length === IMAGE_SIZE);
     const count = Math.max(1, valid.length);
-    this.#seen.width = SIDE * count;
+    this.#seen.width = IMAGE_SIZE * count;
     this.#seen.style.setProperty("--n", String(count));
     const ctx = this.#seen.getContext("2d");
-    const image = ctx.createImageData(SIDE * count, SIDE);
+    const image = ctx.createImageData(IMAGE_SIZE * count, IMAGE_SIZE);
     for (let i = 3; i < image.data.length; i += 4) image.data[i] = 255;
     valid.forEach((input, k) => {
       input.forEach((row, y) => {
         row.forEach((v, x) => {
           const grey = Math.round(Math.min(1, Math.max(0, v)) * 255);
-          image.data.set([grey, grey, grey, 255], (y * SIDE * count + k * SIDE + x) * 4);
+          image.data.set([grey, grey, grey, 255], (y * IMAGE_SIZE * count + k * IMAGE_SIZE + x) * 4);
         });
       });
     });
