@@ -1,6 +1,6 @@
 """Number mode: a drawing of several digits to one answer for the whole number.
 
-The drawing is split into digits by recognizer.segment; each digit's ink goes through the
+The drawing is split into candidate digits by recognizer.lattice; each digit's ink goes through the
 same preprocessing as a single drawing (normalize_digit), and all of them through the
 model together. A number is claimed only when every part of the best reading is a
 confident digit: a part the model does not accept is answered as in single-digit mode
@@ -8,7 +8,7 @@ confident digit: a part the model does not accept is answered as in single-digit
 "not_a_digit" and the parts to redraw, or "not_a_number" when no part is a digit. Cut
 readings compete with "this piece is not a digit" on the model's evidence (see
 reading_scores), and the number's confidence weighs its split against the other readings
-of the same ink as digits (recognizer.segment.path_share).
+of the same ink as digits (recognizer.lattice.path_share).
 """
 
 from collections.abc import Callable, Collection
@@ -18,20 +18,11 @@ import numpy as np
 
 from recognizer.answers import MESSAGES, digit_answer, is_blob, judge, rejected_answer
 from recognizer.contract import DIGIT_CLASSES, IMAGE_SIZE, MAX_DIGITS, OUTPUT_CLASSES
+from recognizer.crops import DigitCrop
+from recognizer.cuts import finely_cut, may_hold_two
+from recognizer.lattice import Reading, best_path, lattice, path_share
+from recognizer.pieces import Layout, TooManyParts, layout, reduction
 from recognizer.preprocess import Picture, grey_levels, ink_window, normalize_digit
-from recognizer.segment import (
-    DigitCrop,
-    Layout,
-    Reading,
-    TooManyParts,
-    best_path,
-    finely_cut,
-    lattice,
-    layout,
-    may_hold_two,
-    path_share,
-    reduction,
-)
 
 DIGIT_WEIGHT = 6.0
 """Weight of the model's belief that a part is one digit in its score (see reading_scores)."""
@@ -76,7 +67,7 @@ def number_parts(
 ) -> NumberParts:
     """Segment a decoded drawing and prepare each candidate digit; raises TooManyDigits.
 
-    `opened` says which narrow pieces are offered cut (see recognizer.segment.candidates);
+    `opened` says which narrow pieces are offered cut (see recognizer.cuts.cut_pieces);
     the default, all that may hold two digits, is the full set of candidates in one pass.
     """
     return _prepared(number_layout(picture, max_digits), opened)[0]
@@ -85,7 +76,7 @@ def number_parts(
 def number_layout(
     picture: Picture, max_digits: int, strokes: list[tuple[float, float]] | None = None
 ) -> Layout:
-    """The pieces of a decoded drawing (recognizer.segment.layout), with boxes in its pixels;
+    """The pieces of a decoded drawing (recognizer.pieces.layout), with boxes in its pixels;
     raises TooManyDigits. `strokes` is the page's stroke hint (each stroke's [x0, x1] in the
     picture's pixels), used where the request carries it.
 
@@ -361,6 +352,6 @@ def read_number(
 
 def _product(confidences: list[float], split: float) -> float:
     """The number's confidence: the chance that every digit is right, if they err apart,
-    and that the drawing is split right (`split`, see recognizer.segment.path_share: digits
+    and that the drawing is split right (`split`, see recognizer.lattice.path_share: digits
     apart have one split; touching digits that read as well cut another way do not)."""
     return round(float(np.prod(confidences)) * split, 4)

@@ -147,7 +147,7 @@ def ink_window(grey: np.ndarray, block: int) -> tuple[np.ndarray, tuple[int, int
     ink, widened to whole `block`-sized blocks from the picture's corner, and where that
     window starts (row, column); an empty array for a blank picture.
 
-    Number mode segments block-reduced ink (recognizer.segment): given the same blocks, the
+    Number mode segments block-reduced ink (recognizer.pieces): given the same blocks, the
     window gives the pieces the whole picture gives, and a number fills about half of the
     page's wide pad, so the work after decoding is halved.
     """

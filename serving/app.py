@@ -29,9 +29,9 @@ from starlette.routing import Mount, Route
 from feedback import KeyReused, StoreError, StoreTimeout, open_store
 from feedback import export as feedback_rows
 from recognizer import png
+from recognizer.cuts import has_touching_digits
 from recognizer.model import DigitModel
 from recognizer.preprocess import ImageError, ImageTooLarge
-from recognizer.segment import has_touching_digits
 from serving import bodies, files, page_contract, predictions, shell
 from serving.bodies import BadRequest, UnsupportedMediaType
 from serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -105,7 +105,7 @@ inline on a busy 2-core machine), well within any probe's timeout."""
 INLINE_NUMBER_PIXELS = 900 * 300
 """A single number-mode PNG up to this size (the page's 840x280 number pad) is decoded and
 laid out in pieces on the event loop (about 1.2 ms), and when its digits stand apart (no
-piece to cut, see recognizer.segment.has_touching_digits) it is read there too: about 3.5 ms
+piece to cut, see recognizer.cuts.has_touching_digits) it is read there too: about 3.5 ms
 in all for six digits. Two thread hand-offs, there and back, cost 0.4-0.5 ms more and
 varied the server time by as much again (waking the other core); touching digits, with
 dozens of candidate parts and tens of milliseconds of work, still go to the thread."""

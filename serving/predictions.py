@@ -16,8 +16,8 @@ from recognizer.answers import answer, rejected_answer
 from recognizer.contract import IMAGE_SIZE
 from recognizer.model import DigitModel
 from recognizer.numbers import TooManyDigits, number_answer, number_layout, read_parts
+from recognizer.pieces import Layout, looks_like_several_digits
 from recognizer.preprocess import ImageError, Picture, canvas_to_input, decode_image, ink_image
-from recognizer.segment import Layout, looks_like_several_digits
 from serving.bodies import BadRequest, Body, UnsupportedMediaType, load_json
 
 MODES = ("digit", "number")

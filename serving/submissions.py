@@ -22,7 +22,7 @@ from serving.middleware import REQUEST_ID_PATTERN
 from serving.predictions import decode_base64, form_image, prepare
 
 if TYPE_CHECKING:
-    from recognizer.segment import Reading
+    from recognizer.lattice import Reading
 
 MODES = ("digit", "number")
 MAX_TEXT = 128

@@ -11,8 +11,8 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from recognizer.answers import MESSAGES
+from recognizer.lattice import lattice
 from recognizer.numbers import number_layout
-from recognizer.segment import lattice
 from serving.app import create_app
 from training.canvas import render_strokes
 from training.number_suites import DIGITS, LETTERS, PAD, PEN, SHAPES, Drawing, place

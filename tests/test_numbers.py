@@ -11,8 +11,8 @@ from PIL import Image, ImageDraw
 from starlette.testclient import TestClient
 
 from recognizer.contract import CLASS_NAMES, IMAGE_SIZE
+from recognizer.pieces import components
 from recognizer.preprocess import INK_THRESHOLD
-from recognizer.segment import components
 from serving.app import create_app
 from serving.settings import SettingError, load_settings
 from training.number_sets import (
@@ -336,7 +336,7 @@ def test_overlapping_digits_whose_strokes_cross_are_read(settings):
     """A 9, 3 or 5 overlapped by the loop of a 6 or 9 on its right: the cut runs through the
     crossing, and the part that lost its side of it reads as another digit (a 6 cut open
     reads 5, a 9 reads 7). Each cut part is also read with the ink just past its cut
-    (recognizer.segment.SPILL), and the reading takes the one the model believes: 13 of
+    (recognizer.lattice.SPILL), and the reading takes the one the model believes: 13 of
     these 18 pairs are read right with the committed model, 8 without it."""
     from recognizer.model import DigitModel
     from recognizer.numbers import read_number
@@ -358,8 +358,9 @@ def test_overlapping_digits_whose_strokes_cross_are_read(settings):
 
 def whole_picture_reading(picture) -> list[tuple]:
     """The candidate crops of a drawing segmented whole, without the ink window."""
+    from recognizer.lattice import lattice
+    from recognizer.pieces import layout
     from recognizer.preprocess import grey_levels, ink_image
-    from recognizer.segment import lattice, layout
 
     width = picture.shape[1] if isinstance(picture, np.ndarray) else picture.width
     ink = ink_image(picture)

@@ -1,28 +1,36 @@
-"""Splitting a drawing into digits (recognizer/segment.py): pure functions on real renderings."""
+"""Splitting a drawing into digits (recognizer.pieces, cuts, crops and lattice) on real
+renderings: the geometry's pure functions, and number mode's reading of them with the model."""
 
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from recognizer.preprocess import ink_image
-from recognizer.segment import (
-    SPILL_PART,
+from recognizer.cuts import cut_pieces, has_touching_digits, may_hold_two
+from recognizer.lattice import SPILL_PART, lattice
+from recognizer.model import DigitModel
+from recognizer.numbers import read_number
+from recognizer.pieces import (
     TooManyParts,
-    candidates,
     components,
     count_digit_groups,
-    lattice,
     layout,
     looks_like_several_digits,
-    may_hold_two,
-    segment,
 )
+from recognizer.preprocess import ink_image
 from training.canvas import render_strokes
 from training.strokes import TEMPLATES, draw_digit, writer_glyph
 
 WIDE = (840, 280)
+
+
+@pytest.fixture(scope="module")
+def read(settings) -> Callable[[Image.Image], list[dict]]:
+    """Number mode as the server reads a drawing: each digit's answer, left to right."""
+    model = DigitModel.load(settings.model_path)
+    return lambda image: read_number(image, model.predict, "test")["digits"]
 
 
 def ink_of(image: Image.Image) -> np.ndarray:
@@ -88,8 +96,9 @@ def test_components_agree_with_a_flood_fill_on_random_masks():
 @pytest.mark.parametrize("label", sorted(TEMPLATES))
 def test_every_style_of_every_digit_stays_one_digit(label):
     """A 1 with a flag and foot, a crossed 7, a 5 with a detached bar, an open 4, a slashed
-    0...: drawn by 8 different writers each, on the single-digit pad and on the number pad,
-    never more than one digit."""
+    0...: drawn by 8 different writers each, never more than one digit on the single-digit
+    pad; on the number pad, offered whole as one part, and no piece of it one that the
+    geometry would cut of its own accord (the model may still be offered cuts)."""
     rng = np.random.default_rng(label)
     for style in TEMPLATES[label]:
         for _ in range(8):
@@ -99,39 +108,42 @@ def test_every_style_of_every_digit_stays_one_digit(label):
             height = rng.uniform(90, 220)
             strokes = glyph_at(label, style, 300, (280 - height) / 2, height, rng)
             wide = ink_of(draw(strokes, pen=height * rng.uniform(0.06, 0.15)))
-            assert len(segment(wide)) == 1, style
+            drawing = layout(wide)
+            reading = lattice(drawing, None)
+            assert any((s, e) == (0, reading.nodes - 1) for s, e, _, _ in reading.edges), style
+            for piece, cuts in zip(drawing.groups, cut_pieces(drawing, None), strict=True):
+                assert cuts.default == {(piece.x0, piece.x1)}, style
 
 
-def test_a_small_dot_near_a_stroke_joins_it_and_a_far_speck_is_noise():
+def test_a_small_dot_near_a_stroke_joins_it_and_a_far_speck_is_noise(read):
     """A 1 with a dot beside its top (an 'i'-like flourish) is one digit; a speck far from
     any digit is not a digit at all."""
     image = draw([np.array([(300.0, 40.0), (300.0, 240.0)])], pen=14)
     canvas = ImageDraw.Draw(image)
     canvas.ellipse((318, 30, 330, 42), fill=0)  # a dot just right of the top
     assert count_digit_groups(ink_of(image)) == 1
-    assert len(segment(ink_of(image))) == 1
+    assert len(read(image)) == 1
     canvas.ellipse((700, 250, 706, 256), fill=0)  # a speck far away
-    assert len(segment(ink_of(image))) == 1
+    assert len(read(image)) == 1
 
 
-def test_strokes_far_apart_are_always_separate_digits():
+def test_strokes_far_apart_are_always_separate_digits(read):
     """Two digits of any style a clear gap apart are two digits, in single and number mode."""
     rng = np.random.default_rng(5)
     for label in TEMPLATES:
         for style in TEMPLATES[label]:
             left = glyph_at(label, style, 120, 60, 160, rng)
             right = glyph_at(1, "bar", 520, 60, 160, rng)
-            ink = ink_of(draw(left + right, pen=16))
-            assert looks_like_several_digits(ink), (label, style)
-            assert len(segment(ink)) == 2, (label, style)
+            image = draw(left + right, pen=16)
+            assert looks_like_several_digits(ink_of(image)), (label, style)
+            assert len(read(image)) == 2, (label, style)
 
 
-def test_touching_digits_are_split():
+def test_touching_digits_are_split(read):
     """Three zeros whose rings touch are one blob of ink, and three digits."""
-    ink = ink_of(rings([(200, 140), (310, 140), (420, 140)], radius=80, pen=14))
-    crops = segment(ink)
-    assert len(crops) == 3
-    centres = [(c.box[0] + c.box[2]) / 2 for c in crops]
+    digits = read(rings([(200, 140), (310, 140), (420, 140)], radius=80, pen=14))
+    assert len(digits) == 3
+    centres = [(d["box"][0] + d["box"][2]) / 2 for d in digits]
     assert centres == sorted(centres)
     for centre, expected in zip(centres, (200, 310, 420), strict=True):
         assert abs(centre - expected) < 30
@@ -156,7 +168,7 @@ def test_leaning_digits_that_touch_are_cut_along_a_path_not_a_straight_line():
     ink = ink_of(lines([left, right, bridge]))
     left_mass = ink_of(lines([left])).sum()
     bridge_mass = ink_of(lines([bridge])).sum()
-    parts = candidates(ink).crops
+    parts = lattice(layout(ink)).crops
     assert len({part.box for part in parts}) > 1  # it is one blob, offered cut
     clean = [
         part
@@ -167,48 +179,50 @@ def test_leaning_digits_that_touch_are_cut_along_a_path_not_a_straight_line():
     assert clean, [(part.box, part.ink.sum(), left_mass) for part in parts]
 
 
-def test_digits_read_left_to_right_whatever_their_baseline():
+def test_digits_read_left_to_right_whatever_their_baseline(read):
     """Order is by position across the pad, not by height or by size."""
     rng = np.random.default_rng(2)
     strokes = []
     for i, (label, top, height) in enumerate([(3, 150, 120), (1, 10, 200), (4, 90, 100)]):
         style = next(iter(TEMPLATES[label]))
         strokes += glyph_at(label, style, 80 + 250 * i, top, height, rng)
-    crops = segment(ink_of(draw(strokes)))
-    assert len(crops) == 3
-    assert [c.box[0] for c in crops] == sorted(c.box[0] for c in crops)
-    assert crops[1].box[1] < 20  # the tall 1 starts near the top
+    boxes = [d["box"] for d in read(draw(strokes))]
+    assert len(boxes) == 3
+    assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+    assert boxes[1][1] < 20  # the tall 1 starts near the top
 
 
-def test_boxes_are_in_the_original_pictures_pixels():
+def test_boxes_are_in_the_original_pictures_pixels(read):
     """A high-DPI canvas (2x) is reduced for the work, but boxes come back in its pixels."""
     image = rings([(400, 280), (1200, 280)], radius=160, pen=28, size=(1680, 560))
-    ink = ink_of(image)
-    scale = image.width / ink.shape[1]
+    scale = image.width / ink_of(image).shape[1]
     assert scale > 1
-    crops = segment(ink, scale)
-    assert len(crops) == 2
+    digits = read(image)
+    assert len(digits) == 2
     mask = np.asarray(image) < 128
-    for crop, x in zip(crops, (400, 1200), strict=True):
-        x0, y0, x1, y1 = crop.box
+    for digit, x in zip(digits, (400, 1200), strict=True):
+        x0, y0, x1, y1 = digit["box"]
         cols = np.flatnonzero(mask[:, x - 200 : x + 200].any(axis=0)) + x - 200
         rows = np.flatnonzero(mask[:, x - 200 : x + 200].any(axis=1))
         assert abs(x0 - cols[0]) <= scale + 1 and abs(x1 - (cols[-1] + 1)) <= scale + 1
         assert abs(y0 - rows[0]) <= scale + 1 and abs(y1 - (rows[-1] + 1)) <= scale + 1
 
 
-def test_a_blank_drawing_has_no_digits():
-    blank = ink_of(Image.new("L", WIDE, 255))
-    assert segment(blank) == []
-    assert count_digit_groups(blank) == 0
+def test_a_blank_drawing_has_no_digits(read):
+    blank = Image.new("L", WIDE, 255)
+    assert layout(ink_of(blank)).groups == []
+    assert read(blank) == []
+    assert count_digit_groups(ink_of(blank)) == 0
 
 
 def test_too_many_parts_is_refused_early():
     """Thirty separate strokes are more than a 12-digit limit allows."""
     strokes = [np.array([(20.0 + 27 * i, 60.0), (20.0 + 27 * i, 220.0)]) for i in range(30)]
-    with pytest.raises(TooManyParts):
-        segment(ink_of(draw(strokes, pen=8)), max_parts=12)
-    assert len(segment(ink_of(draw(strokes, pen=8)))) == 30
+    ink = ink_of(draw(strokes, pen=8))
+    with pytest.raises(TooManyParts) as refused:
+        layout(ink, max_parts=12)
+    assert not refused.value.wide
+    assert len(layout(ink).groups) == 30
 
 
 def test_a_scribble_wider_than_the_limit_is_refused_before_any_crop_is_read():
@@ -216,8 +230,9 @@ def test_a_scribble_wider_than_the_limit_is_refused_before_any_crop_is_read():
     x = np.linspace(10, 830, 400)
     wave = np.stack([x, 140 + 25 * np.sin(x / 6)], axis=1)
     ink = ink_of(draw([wave], pen=6))
-    with pytest.raises(TooManyParts):
-        segment(ink, max_parts=12)
+    with pytest.raises(TooManyParts) as refused:
+        layout(ink, max_parts=12)
+    assert refused.value.wide
 
 
 def test_a_narrow_touching_pair_is_offered_cut_only_when_opened():
@@ -305,7 +320,6 @@ def test_only_touching_digits_make_a_number_costly():
     from bench.page_numbers import load
     from recognizer.numbers import number_layout
     from recognizer.preprocess import decode_image
-    from recognizer.segment import has_touching_digits
     from training.number_sets import NUMBER_CANVAS, compose, stroke_ink
 
     apart = [number_layout(decode_image(n["png"], 10**7), 12) for n in load()]

@@ -11,7 +11,7 @@ page's number pad) with one kind of gap between neighbours:
 
 Gaps are measured row by row between the inks, as a reader sees them, so a 4 may tuck under
 the bar of a 7. Every canvas goes through the server's own code (recognizer.preprocess,
-recognizer.segment, recognizer.numbers' answer) and the model, and a number counts only if every
+recognizer.lattice, recognizer.numbers' answer) and the model, and a number counts only if every
 digit is right and none is missing or extra. Needs numpy, Pillow and onnxruntime only.
 
 The development set (`--dev`) is made the same way from MNIST *training* digits with

@@ -91,7 +91,7 @@ WARM_IMPORTS = (
     "serving.middleware",
     "recognizer.numbers",
     "recognizer.preprocess",
-    "recognizer.segment",
+    "recognizer.lattice",
     "serving.shell",
 )
 """What every worker imports, bar onnxruntime and the modules that import it: the
