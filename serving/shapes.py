@@ -98,14 +98,14 @@ class PredictBody(Struct, kw_only=True):
 
     errors: ClassVar[dict[str, str]] = {
         "": 'an object such as {"image": "<base64 PNG>"}',
-        "image": "a non-empty string of base64 image data",
+        "image": "a string of base64 image data, not empty",
         "images": "a non-empty list of base64 strings",
-        "images[]": "a non-empty string of base64 image data",
+        "images[]": "a string of base64 image data, not empty",
         "include_input": "true or false",
         "mode": '"digit" or "number"',
         "strokes": f"a list of at most {MAX_STROKES} [x0, x1] pairs",
         "strokes[]": "[x0, x1], two finite numbers",
-        "strokes[][]": "[x0, x1], two finite numbers",
+        "strokes[][]": "a finite number, the x0 or x1 of a stroke",
     }
 
 
@@ -168,7 +168,7 @@ class FeedbackBody(FeedbackFields, kw_only=True):
 
     errors: ClassVar[dict[str, str]] = {
         **FeedbackFields.errors,
-        "image": "the drawing the answer was for, as a non-empty string of base64 image data",
+        "image": "a string of base64 image data, not empty: the drawing the answer was for",
     }
 
 

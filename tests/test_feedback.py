@@ -280,7 +280,18 @@ def test_csv_cells_that_start_like_a_formula_are_quoted_and_read_back(app_settin
     store = open_store(app_settings.feedback_db)
     try:
         for text in FORMULAS:
-            store.add(Feedback("7", None, text, "digit", SEVEN, b"\0" * 3136, text, text, None))
+            store.add(
+                Feedback(
+                    mode="digit",
+                    label="7",
+                    answer=None,
+                    model_version=text,
+                    answer_request_id=text,
+                    image=SEVEN,
+                    request_id=text,
+                    inputs=b"\0" * 3136,
+                )
+            )
         rows = list(store.export())
     finally:
         store.close()
