@@ -318,9 +318,11 @@ SEVENTY_ONE = NumberAnswer(
 )
 EXAMPLES: dict[str, msgspec.Struct] = {
     "PredictBody": PredictBody(image=SEVEN_PNG),
+    "Probabilities": SEVEN.probabilities,
     "Answer": SEVEN,
     "Prediction": with_request_id(SEVEN, REQUEST_ID),
     "NumberDigit": SEVENTY_ONE.digits[1],
+    "NumberAnswer": SEVENTY_ONE,
     "NumberPrediction": with_request_id(SEVENTY_ONE, REQUEST_ID),
     "BatchPrediction": BatchPrediction(predictions=[SEVEN, SEVEN], request_id=REQUEST_ID),
     "NumberBatchPrediction": NumberBatchPrediction(
