@@ -48,7 +48,7 @@ AnswerId = Annotated[
     RequestId,
     Meta(description="The request's id (X-Request-ID), as in the server's log line."),
 ]
-Digits = Annotated[str, Meta(pattern="^[0-9]+$", max_length=MAX_DIGITS_LIMIT)]
+Digits = Annotated[str, Meta(pattern=whole("[0-9]+"), max_length=MAX_DIGITS_LIMIT)]
 OneDigit = Annotated[int, Meta(ge=0, le=9)]
 
 
