@@ -41,7 +41,10 @@ Probability = Annotated[float, Meta(ge=0, le=1)]
 
 Probabilities = msgspec.defstruct(
     "Probabilities",
-    [(f"p{name}", Probability) for name in CLASS_NAMES],
+    [
+        (f"p{name}", Annotated[Probability, Meta(description=f"The probability of a {name}.")])
+        for name in CLASS_NAMES
+    ],
     rename={f"p{name}": name for name in CLASS_NAMES},
     forbid_unknown_fields=True,
     frozen=True,

@@ -83,18 +83,18 @@ class PredictBody(Struct, kw_only=True):
         ]
         | UnsetType
     ) = UNSET
-    strokes: (
+    strokes: Annotated[
         Annotated[
-            list[Annotated[list[float], Meta(min_length=2, max_length=2, description="[x0, x1]")]],
-            Meta(
-                max_length=MAX_STROKES,
-                description="Number mode's stroke hint for one image, as the page sends it: "
-                "each pen stroke's [x0, x1] in the image's pixels. Cuts between touching "
-                "digits then pass only between strokes.",
-            ),
+            list[Annotated[list[float], Meta(min_length=2, max_length=2)]],
+            Meta(max_length=MAX_STROKES),
         ]
-        | None
-    ) = None
+        | None,
+        Meta(
+            description="Number mode's stroke hint for one image, as the page sends it: each "
+            "pen stroke's [x0, x1] in the image's pixels. Cuts between touching digits then "
+            "pass only between strokes."
+        ),
+    ] = None
 
     errors: ClassVar[dict[str, str]] = {
         "": 'an object such as {"image": "<base64 PNG>"}',
@@ -134,19 +134,13 @@ class FeedbackFields(Struct, kw_only=True):
         Annotated[Mode, Meta(description="Default: number when the label has several digits.")]
         | UnsetType
     ) = UNSET
-    answer_request_id: (
-        Annotated[RequestId, Meta(description="The request_id of the answer this corrects.")] | None
-    ) = None
-    client_id: (
-        Annotated[
-            str,
-            Meta(
-                pattern=whole(KEY_PATTERN),
-                description="An idempotency key (as the Idempotency-Key header).",
-            ),
-        ]
-        | None
-    ) = None
+    answer_request_id: Annotated[
+        RequestId | None, Meta(description="The request_id of the answer this corrects.")
+    ] = None
+    client_id: Annotated[
+        Annotated[str, Meta(pattern=whole(KEY_PATTERN))] | None,
+        Meta(description="An idempotency key (as the Idempotency-Key header)."),
+    ] = None
 
     errors: ClassVar[dict[str, str]] = {
         "": 'an object: {"image", "label", "answer", "model_version"}',
@@ -188,7 +182,7 @@ class NumberPrediction(NumberAnswer, kw_only=True):
 class BatchPrediction(Struct, kw_only=True):
     """POST /predict's answer to a batch: one Answer per image, in order."""
 
-    predictions: list[Answer]
+    predictions: Annotated[list[Answer], Meta(description="An Answer per image, in order.")]
     request_id: AnswerId
 
 
@@ -196,7 +190,9 @@ class NumberBatchPrediction(Struct, kw_only=True):
     """POST /predict's answer to a batch in number mode: one NumberAnswer per image, in
     order."""
 
-    predictions: list[NumberAnswer]
+    predictions: Annotated[
+        list[NumberAnswer], Meta(description="A NumberAnswer per image, in order.")
+    ]
     request_id: AnswerId
 
 

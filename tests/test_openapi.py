@@ -20,7 +20,7 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from bench.server import free_port, start_server, stop_server, wait_ready
-from serving.openapi import REF, SHAPES
+from serving.openapi import REF, SHAPES, build_spec
 from serving.settings import Settings
 
 
@@ -113,3 +113,15 @@ def test_the_components_are_the_schemas_of_the_types(base_url):
         example = schema.pop("examples")
         assert schema == expected, name
         assert len(example) == 1, name
+
+
+def test_every_field_of_every_type_is_described():
+    """The docs page shows each field with its description: the types must say it."""
+    schemas = build_spec("test", 64)["components"]["schemas"]
+    undescribed = [
+        f"{name}.{field}"
+        for name, schema in schemas.items()
+        for field, prop in schema.get("properties", {}).items()
+        if "description" not in prop and "$ref" not in prop
+    ]
+    assert schemas and not undescribed, undescribed
