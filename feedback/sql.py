@@ -23,7 +23,7 @@ CONSTRAINTS = {
     "client_key": "UNIQUE",
     "mode": f"CHECK (mode IN ({', '.join(repr(mode) for mode in MODES)}))",
 }
-"""What the table holds a column to beyond its type and NOT NULL."""
+"""Each column's constraint beyond its type and NOT NULL."""
 
 Execute = Callable[..., Any]
 """A connection's or cursor's execute(sql, params=()): returns something with fetchone()."""
