@@ -3,10 +3,10 @@
 The model's eleventh output scores letters, shapes, scribbles and several digits
 drawn together; a compact filled blob (a dot blown up by the preprocessing, a filled
 square) that the model does not read as a digit is caught by its shape as well: it is as
-thick as it is long. Both the
-single-digit and the number mode shape their answers here, as the types below, so a reason
-means the same everywhere. The types are the API's answers: the server encodes them as they
-are, and its OpenAPI document takes their JSON Schema (with the descriptions written here).
+thick as it is long. Both the single-digit and the number mode shape their answers here,
+as the types below, so a reason means the same everywhere. The types are the API's answers:
+the server encodes them as they are, and its OpenAPI document takes their JSON Schema (with
+the descriptions written here).
 """
 
 from typing import Annotated, Literal
