@@ -7,8 +7,10 @@ the FEEDBACK_DB setting, once; the routes never see SQL.
 """
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import Field, dataclass, fields
 from typing import NamedTuple, Protocol
+
+from recognizer.contract import Mode
 
 PAGE_SIZE = 200
 """Rows fetched per query while exporting: memory stays flat however large the table."""
@@ -33,27 +35,41 @@ class KeyReused(ValueError):
     """A client key already stored with a different submission: the new one is not stored."""
 
 
-@dataclass(frozen=True)
-class Feedback:
-    """One submission, as it is stored."""
+@dataclass(frozen=True, kw_only=True)
+class Submission:
+    """What a client sends: a drawing, its true label, and the answer it corrects.
 
+    These fields and Feedback's are the record's, declared once: the table's columns
+    (feedback.sql), the export's fields (feedback.export) and the server's request shapes
+    follow them.
+    """
+
+    mode: Mode
     label: str
     """The true digit, or the true number's digits in number mode."""
     answer: str | None
     """What the service had answered (a digit or a number), or None if it gave no digit."""
     model_version: str
-    mode: str
-    """"digit" or "number"."""
-    image: bytes
-    """The drawing exactly as the client sent it."""
-    inputs: bytes
-    """What the model saw: float32 little-endian, len(label) x 28 x 28."""
-    request_id: str
-    """The id of this POST /feedback, as in the server's log."""
     answer_request_id: str | None = None
     """The id of the /predict request whose answer this corrects, if the client sent it."""
+    image: bytes
+    """The drawing exactly as the client sent it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Feedback(Submission):
+    """One submission, as it is stored: with what the server adds to it."""
+
+    request_id: str
+    """The id of this POST /feedback, as in the server's log."""
+    inputs: bytes
+    """What the model saw: float32 little-endian, len(label) x 28 x 28."""
     client_key: str | None = None
     """The client's idempotency key: a resent submission with the same key is stored once."""
+
+
+FIELDS: tuple[Field, ...] = fields(Feedback)
+"""The record's fields, in the order of the table's columns and the export's."""
 
 
 class Stored(NamedTuple):

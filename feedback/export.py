@@ -16,28 +16,23 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import Field
+from typing import get_args
 
 import numpy as np
 
+from feedback import FIELDS as RECORD_FIELDS
 from feedback import Feedback, Stored
 from recognizer.contract import IMAGE_SIZE
 
 FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 """Export formats and their media types."""
 
-FIELDS = (
-    "id",
-    "created_at",
-    "mode",
-    "label",
-    "answer",
-    "model_version",
-    "request_id",
-    "answer_request_id",
-    "image",
-    "inputs",
-)
-"""What an exported row holds (the client's idempotency key stays in the database)."""
+PRIVATE = frozenset({"client_key"})
+"""Record fields that stay in the database: the client's idempotency key."""
+EXPORTED = tuple(field for field in RECORD_FIELDS if field.name not in PRIVATE)
+FIELDS = ("id", "created_at", *(field.name for field in EXPORTED))
+"""What an exported row holds: the stored id and time, and the record's public fields."""
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a cell as a formula."""
@@ -66,19 +61,15 @@ def token_matches(authorization: str, token: str) -> bool:
 
 
 def as_dict(row: Stored) -> dict:
-    """One stored submission as an export row."""
-    feedback = row.feedback
+    """One stored submission as an export row, bytes in base64."""
+    record = {field.name: getattr(row.feedback, field.name) for field in EXPORTED}
     return {
         "id": row.id,
         "created_at": row.created_at,
-        "mode": feedback.mode,
-        "label": feedback.label,
-        "answer": feedback.answer,
-        "model_version": feedback.model_version,
-        "request_id": feedback.request_id,
-        "answer_request_id": feedback.answer_request_id,
-        "image": base64.b64encode(feedback.image).decode("ascii"),
-        "inputs": base64.b64encode(feedback.inputs).decode("ascii"),
+        **{
+            name: base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
+            for name, value in record.items()
+        },
     }
 
 
@@ -129,17 +120,16 @@ def read_rows(lines: Iterable[str], form: str = "ndjson") -> Iterator[Stored]:
         yield Stored(
             int(item["id"]),
             item["created_at"],
-            Feedback(
-                label=item["label"],
-                answer=item["answer"] or None,
-                model_version=item["model_version"],
-                mode=item["mode"],
-                image=base64.b64decode(item["image"]),
-                inputs=base64.b64decode(item["inputs"]),
-                request_id=item["request_id"],
-                answer_request_id=item["answer_request_id"] or None,
-            ),
+            Feedback(**{field.name: _value(field, item[field.name]) for field in EXPORTED}),
         )
+
+
+def _value(field: Field, text: str | None) -> object:
+    """An exported cell back to the record's value: bytes from base64; a field that may be
+    None is None when empty (CSV writes None as an empty cell)."""
+    if field.type is bytes:
+        return base64.b64decode(text or "")
+    return (text or None) if type(None) in get_args(field.type) else text
 
 
 def inputs_array(feedback: Feedback) -> np.ndarray:

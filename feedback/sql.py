@@ -5,27 +5,25 @@ everything else, from the table to the insert that stores a key once, is the sam
 """
 
 from collections.abc import Callable
+from dataclasses import Field, fields
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, get_args
 
-from feedback import Feedback, KeyReused, Stored, StoreError
+from feedback import FIELDS, Feedback, KeyReused, Stored, StoreError, Submission
+from recognizer.contract import MODES
 
 SCHEMA_VERSION = 1
 """Bumped when the table changes; a store refuses a database from a newer version."""
 
-COLUMNS = (
-    "created_at",
-    "client_key",
-    "request_id",
-    "answer_request_id",
-    "mode",
-    "label",
-    "answer",
-    "model_version",
-    "image",
-    "inputs",
-)
-"""The table's columns after `id`, in the order both back ends insert and select them."""
+COLUMNS = ("created_at", *(field.name for field in FIELDS))
+"""The table's columns after `id`: the record's fields, in the order both back ends insert
+and select them."""
+
+CONSTRAINTS = {
+    "client_key": "UNIQUE",
+    "mode": f"CHECK (mode IN ({', '.join(repr(mode) for mode in MODES)}))",
+}
+"""Each column's constraint beyond its type and NOT NULL."""
 
 Execute = Callable[..., Any]
 """A connection's or cursor's execute(sql, params=()): returns something with fetchone()."""
@@ -35,20 +33,29 @@ def schema(id_type: str, time_type: str, bytes_type: str) -> tuple[str, str]:
     """The two CREATE TABLE statements, with the back end's own types."""
     return (
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-        f"""CREATE TABLE IF NOT EXISTS feedback (
-    id {id_type},
-    created_at {time_type} NOT NULL,
-    client_key TEXT UNIQUE,
-    request_id TEXT NOT NULL,
-    answer_request_id TEXT,
-    mode TEXT NOT NULL CHECK (mode IN ('digit', 'number')),
-    label TEXT NOT NULL,
-    answer TEXT,
-    model_version TEXT NOT NULL,
-    image {bytes_type} NOT NULL,
-    inputs {bytes_type} NOT NULL
-)""",
+        "CREATE TABLE IF NOT EXISTS feedback (\n    "
+        + ",\n    ".join(
+            [
+                f"id {id_type}",
+                f"created_at {time_type} NOT NULL",
+                *(_column(field, bytes_type) for field in FIELDS),
+            ]
+        )
+        + "\n)",
     )
+
+
+def _column(field: Field, bytes_type: str) -> str:
+    """A record field's column: TEXT or the back end's bytes type, NOT NULL unless the field
+    may be None, and its CONSTRAINTS."""
+    nullable = type(None) in get_args(field.type)
+    words = [
+        field.name,
+        bytes_type if field.type is bytes else "TEXT",
+        *([] if nullable else ["NOT NULL"]),
+        *([CONSTRAINTS[field.name]] if field.name in CONSTRAINTS else []),
+    ]
+    return " ".join(words)
 
 
 def create_schema(execute: Execute, mark: str, statements: tuple[str, ...]) -> None:
@@ -66,7 +73,7 @@ def create_schema(execute: Execute, mark: str, statements: tuple[str, ...]) -> N
         execute(f"INSERT INTO schema_version VALUES ({mark})", (SCHEMA_VERSION,))
 
 
-SAME_SUBMISSION = ("label", "answer", "model_version", "mode", "answer_request_id", "image")
+SAME_SUBMISSION = tuple(field.name for field in fields(Submission))
 """What a resent submission must repeat to get the stored id back: everything the client
 sent (the request id is the server's, and the inputs follow from the image)."""
 
@@ -109,34 +116,21 @@ def _values(feedback: Feedback) -> tuple:
     """The values for COLUMNS, in order, stamped with the current UTC time."""
     return (
         datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        feedback.client_key,
-        feedback.request_id,
-        feedback.answer_request_id,
-        feedback.mode,
-        feedback.label,
-        feedback.answer,
-        feedback.model_version,
-        feedback.image,
-        feedback.inputs,
+        *(getattr(feedback, field.name) for field in FIELDS),
     )
 
 
 def from_row(row: tuple) -> Stored:
-    """A selected (id, *COLUMNS) row back to a Stored."""
-    (ident, created_at, client_key, request_id, answer_request_id, mode, label, answer) = row[:8]
-    model_version, image, inputs = row[8:]
+    """A selected (id, *COLUMNS) row back to a Stored (a driver may give bytes as a
+    memoryview)."""
+    ident, created_at, *values = row
     return Stored(
         int(ident),
         created_at,
         Feedback(
-            label=label,
-            answer=answer,
-            model_version=model_version,
-            mode=mode,
-            image=bytes(image),
-            inputs=bytes(inputs),
-            request_id=request_id,
-            answer_request_id=answer_request_id,
-            client_key=client_key,
+            **{
+                field.name: bytes(value) if field.type is bytes else value
+                for field, value in zip(FIELDS, values, strict=True)
+            }
         ),
     )

@@ -3,14 +3,26 @@
 The model's eleventh output scores letters, shapes, scribbles and several digits
 drawn together; a compact filled blob (a dot blown up by the preprocessing, a filled
 square) that the model does not read as a digit is caught by its shape as well: it is as
-thick as it is long. Both the
-single-digit and the number mode shape their answers here, so a reason means the same
-everywhere.
+thick as it is long. Both the single-digit and the number mode shape their answers here,
+as the types below, so a reason means the same everywhere. The types are the API's answers:
+the server encodes them as they are, and its OpenAPI document takes their JSON Schema (with
+the descriptions written here).
 """
 
-import numpy as np
+from typing import Annotated, Literal
 
-from recognizer.contract import CLASS_NAMES, DIGIT_CLASSES, NOT_A_DIGIT, NOT_A_DIGIT_THRESHOLD
+import msgspec
+import numpy as np
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from recognizer.contract import (
+    CLASS_NAMES,
+    DIGIT_CLASSES,
+    IMAGE_SIZE,
+    MAX_DIGITS_LIMIT,
+    NOT_A_DIGIT,
+    NOT_A_DIGIT_THRESHOLD,
+)
 from recognizer.preprocess import median_in_place
 
 MESSAGES: dict[str, str] = {
@@ -21,6 +33,115 @@ MESSAGES: dict[str, str] = {
 }
 """Every reason an answer can give for not naming a digit (or, in number mode, a number: no
 part of the drawing is a digit), with its human message."""
+
+Reason = Literal[tuple(MESSAGES)]  # type: ignore[valid-type]
+"""The code of a reason: MESSAGES' keys."""
+
+Probability = Annotated[float, Meta(ge=0, le=1)]
+
+Probabilities = msgspec.defstruct(
+    "Probabilities",
+    [
+        (f"p{name}", Annotated[Probability, Meta(description=f"The probability of a {name}.")])
+        for name in CLASS_NAMES
+    ],
+    rename={f"p{name}": name for name in CLASS_NAMES},
+    forbid_unknown_fields=True,
+    frozen=True,
+    module=__name__,
+    namespace={"__doc__": "The ten digits' probabilities (all 0 for a blank canvas)."},
+)
+"""Built from CLASS_NAMES, the keys "0" to "9", positionally: Probabilities(*ten_floats)."""
+
+DigitRead = Annotated[
+    Annotated[int, Meta(ge=0, le=DIGIT_CLASSES - 1)] | None,
+    Meta(description="The digit read, or null when there is none (see `reason`)."),
+]
+Blank = Annotated[bool, Meta(description="True when the image has no ink.")]
+Message = Annotated[str, Meta(description="Only with a reason: what to do.")]
+ModelVersion = Annotated[
+    str, Meta(description="The version of the model that answered (as in GET /health).")
+]
+SeenInput = Annotated[
+    list[Annotated[list[Probability], Meta(min_length=IMAGE_SIZE, max_length=IMAGE_SIZE)]],
+    Meta(
+        min_length=IMAGE_SIZE,
+        max_length=IMAGE_SIZE,
+        description=f"Only with include_input: the {IMAGE_SIZE}x{IMAGE_SIZE} image the model "
+        "saw, 0 (background) to 1 (ink).",
+    ),
+]
+
+
+class DigitFields(Struct, kw_only=True):
+    """What a digit-mode answer and each part of a number say alike."""
+
+    digit: DigitRead
+    confidence: Annotated[
+        float, Meta(ge=0, le=1, description="The digit's probability; 0 with no digit.")
+    ]
+    probabilities: Probabilities  # type: ignore[valid-type]
+    reason: Annotated[Reason, Meta(description="Only when digit is null: why.")] | UnsetType = UNSET
+    message: Message | UnsetType = UNSET
+
+
+class Answer(DigitFields, kw_only=True):
+    """The answer in digit mode: one digit, or none and why."""
+
+    blank: Blank
+    model_version: ModelVersion
+    input: SeenInput | UnsetType = UNSET
+
+
+class NumberDigit(DigitFields, kw_only=True):
+    """One part of a number: a digit as in digit mode (a null digit with a reason when the
+    part is not a digit), and where it is."""
+
+    box: Annotated[
+        list[Annotated[int, Meta(ge=0)]],
+        Meta(
+            min_length=4,
+            max_length=4,
+            description="x0, y0, x1, y1 (x1, y1 exclusive) of the part's ink, in the pixels "
+            "of the image sent.",
+        ),
+    ]
+    input: SeenInput | UnsetType = UNSET
+
+
+class NumberAnswer(Struct, kw_only=True):
+    """The answer in number mode: the digits left to right."""
+
+    number: Annotated[
+        Annotated[str, Meta(pattern="^[0-9]+$")] | None,
+        Meta(
+            description="The digits read, left to right; null when the image is blank or a "
+            "part is not a digit."
+        ),
+    ]
+    digits: Annotated[
+        list[NumberDigit],
+        Meta(
+            max_length=MAX_DIGITS_LIMIT,
+            description="Each part of the drawing, left to right; empty when blank.",
+        ),
+    ]
+    confidence: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=1,
+            description="The product of the digits' confidences and of the split's share "
+            "among the readings of the same ink as digits; 0 with no number.",
+        ),
+    ]
+    blank: Blank
+    reason: Annotated[Reason, Meta(description="Only when number is null: why.")] | UnsetType = (
+        UNSET
+    )
+    message: Message | UnsetType = UNSET
+    model_version: ModelVersion
+
 
 BLOB_THICKNESS = 10.0
 """Median ink run, in pixels of the 28x28 input, from which a mark is a blob rather than a
@@ -64,43 +185,52 @@ def _median_run(ink: np.ndarray) -> float:
     return median_in_place(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
 
 
-def digit_probabilities(probabilities: np.ndarray) -> dict[str, float]:
-    """The ten digits' probabilities, rounded for JSON (float64 first: 0.9876, not 0.98760002)."""
-    rounded = probabilities[:DIGIT_CLASSES].astype(np.float64).round(4)
-    return dict(zip(CLASS_NAMES, rounded.tolist(), strict=True))
+def _read(probabilities: np.ndarray | None, reason: str | None) -> dict:
+    """The fields every digit answer has (DigitFields): the digit the model names, with the
+    ten probabilities rounded for JSON (float64 first: 0.9876, not 0.98760002); or, with a
+    reason, no digit and why."""
+    values = (
+        [0.0] * DIGIT_CLASSES
+        if probabilities is None
+        else probabilities[:DIGIT_CLASSES].astype(np.float64).round(4).tolist()
+    )
+    named = Probabilities(*values)
+    if reason is not None:
+        return {
+            "digit": None,
+            "confidence": 0.0,
+            "probabilities": named,
+            "reason": reason,
+            "message": MESSAGES[reason],
+        }
+    digit = int(probabilities[:DIGIT_CLASSES].argmax())  # type: ignore[index]
+    return {"digit": digit, "confidence": values[digit], "probabilities": named}
 
 
-def digit_answer(probabilities: np.ndarray, version: str) -> dict:
+def digit_answer(probabilities: np.ndarray, version: str) -> Answer:
     """The answer for a drawing the model reads as a digit."""
-    digit = int(probabilities[:DIGIT_CLASSES].argmax())
-    named = digit_probabilities(probabilities)
-    return {
-        "digit": digit,
-        "confidence": named[str(digit)],
-        "probabilities": named,
-        "blank": False,
-        "model_version": version,
-    }
+    return Answer(**_read(probabilities, None), blank=False, model_version=version)
 
 
-def rejected_answer(reason: str, version: str, probabilities: np.ndarray | None = None) -> dict:
+def rejected_answer(reason: str, version: str, probabilities: np.ndarray | None = None) -> Answer:
     """The answer for a drawing that holds no single digit, saying why in words and in code."""
-    return {
-        "digit": None,
-        "confidence": 0.0,
-        "probabilities": (
-            dict.fromkeys(CLASS_NAMES, 0.0)
-            if probabilities is None
-            else digit_probabilities(probabilities)
-        ),
-        "blank": reason == "blank",
-        "reason": reason,
-        "message": MESSAGES[reason],
-        "model_version": version,
-    }
+    return Answer(**_read(probabilities, reason), blank=reason == "blank", model_version=version)
 
 
-def answer(image: np.ndarray | None, probabilities: np.ndarray | None, version: str) -> dict:
+def number_digit(
+    probabilities: np.ndarray, reason: str | None, box: list[int], image: np.ndarray | None
+) -> NumberDigit:
+    """One part of a number, read as in digit mode, with its box (and its input, if given)."""
+    seen = UNSET if image is None else seen_input(image)
+    return NumberDigit(**_read(probabilities, reason), box=box, input=seen)
+
+
+def seen_input(image: np.ndarray) -> list[list[float]]:
+    """A 28x28 input as include_input returns it: rounded to 3 decimals, as nested lists."""
+    return image.astype(np.float64).round(3).tolist()
+
+
+def answer(image: np.ndarray | None, probabilities: np.ndarray | None, version: str) -> Answer:
     """The answer for one preprocessed drawing (None when the canvas was blank)."""
     if image is None or probabilities is None:
         return rejected_answer("blank", version)

@@ -6,7 +6,7 @@ offline runtime mirrors it. Change it here and everything else follows (after a
 retrain).
 """
 
-from typing import Final
+from typing import Final, Literal, get_args
 
 import numpy as np
 
@@ -43,6 +43,12 @@ NOT_A_DIGIT_THRESHOLD: Final = 0.5
 """A drawing is answered "not a digit" when the model gives that class at least this
 probability. Chosen on the project's own suites (see the model card): it keeps rejected
 real digits under 0.5 % while catching most non-digits."""
+
+Mode = Literal["digit", "number"]
+"""How a drawing is read: "digit" (one digit per image) or "number" (a whole number per
+image, digit by digit). The requests, the feedback records and their table take these."""
+
+MODES: Final = get_args(Mode)
 
 MAX_DIGITS: Final = 12
 """Most digits read in one drawing in number mode, unless the server's MAX_DIGITS says otherwise."""

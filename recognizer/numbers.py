@@ -15,8 +15,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
+from msgspec import UNSET
 
-from recognizer.answers import MESSAGES, digit_answer, is_blob, judge, rejected_answer
+from recognizer.answers import MESSAGES, NumberAnswer, is_blob, judge, number_digit
 from recognizer.contract import DIGIT_CLASSES, IMAGE_SIZE, MAX_DIGITS, OUTPUT_CLASSES
 from recognizer.crops import DigitCrop
 from recognizer.cuts import finely_cut, may_hold_two
@@ -252,7 +253,7 @@ def number_answer(
     version: str,
     max_digits: int,
     include_input: bool = False,
-) -> dict:
+) -> NumberAnswer:
     """The answer for a whole number: the reading the model is surest of, each digit with
     its box, and the number if every digit is read. Raises TooManyDigits over the limit."""
     if not parts.inputs:
@@ -262,33 +263,35 @@ def number_answer(
     path = best_path(parts.reading, scores)
     if len(path) > max_digits:
         raise _too_many(len(path), max_digits, wide=len(path) > len(parts.layout.groups))
-    digits = []
-    for k in path:
-        p, reason = probabilities[k], reasons[k]
-        reply = digit_answer(p, version) if reason is None else rejected_answer(reason, version, p)
-        del reply["blank"], reply["model_version"]
-        reply["box"] = list(parts.reading.crops[k].box)
-        if include_input:
-            reply["input"] = parts.inputs[k].astype(np.float64).round(3).tolist()
-        digits.append(reply)
-    unread = [i for i, d in enumerate(digits) if d["digit"] is None]
-    answer: dict = {
-        "number": None if unread else "".join(str(d["digit"]) for d in digits),
-        "digits": digits,
-        "confidence": 0.0
+    digits = [
+        number_digit(
+            probabilities[k],
+            reasons[k],
+            list(parts.reading.crops[k].box),
+            parts.inputs[k] if include_input else None,
+        )
+        for k in path
+    ]
+    unread = [i for i, d in enumerate(digits) if d.digit is None]
+    reason, message = UNSET, UNSET
+    if len(unread) == len(digits):
+        reason, message = "not_a_number", MESSAGES["not_a_number"]
+    elif unread:
+        reason, message = "not_a_digit", _unread_message(unread)
+    return NumberAnswer(
+        number=None if unread else "".join(str(d.digit) for d in digits),
+        digits=digits,
+        confidence=0.0
         if unread
         else _product(
-            [d["confidence"] for d in digits],
+            [d.confidence for d in digits],
             path_share(parts.reading, scores, np.array([r is None for r in reasons]), path),
         ),
-        "blank": False,
-        "model_version": version,
-    }
-    if len(unread) == len(digits):
-        answer["reason"], answer["message"] = "not_a_number", MESSAGES["not_a_number"]
-    elif unread:
-        answer["reason"], answer["message"] = "not_a_digit", _unread_message(unread)
-    return answer
+        blank=False,
+        reason=reason,
+        message=message,
+        model_version=version,
+    )
 
 
 def _unread_message(unread: list[int]) -> str:
@@ -324,17 +327,17 @@ def reading_scores(probabilities: np.ndarray, reasons: list[str | None]) -> np.n
     return np.where(rejected, as_other, as_digit)
 
 
-def blank_number(version: str) -> dict:
+def blank_number(version: str) -> NumberAnswer:
     """A number-mode answer for a canvas with no ink."""
-    return {
-        "number": None,
-        "digits": [],
-        "confidence": 0.0,
-        "blank": True,
-        "reason": "blank",
-        "message": MESSAGES["blank"],
-        "model_version": version,
-    }
+    return NumberAnswer(
+        number=None,
+        digits=[],
+        confidence=0.0,
+        blank=True,
+        reason="blank",
+        message=MESSAGES["blank"],
+        model_version=version,
+    )
 
 
 def read_number(
@@ -343,7 +346,7 @@ def read_number(
     version: str,
     max_digits: int = MAX_DIGITS,
     strokes: list[tuple[float, float]] | None = None,
-) -> dict:
+) -> NumberAnswer:
     """Everything after decoding, for one drawing: what evaluation and tests call."""
     drawing = number_layout(picture, max_digits, strokes)
     ((parts, probabilities),) = read_parts([drawing], run_model)

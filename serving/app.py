@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import anyio.to_thread
-import orjson
+import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -40,6 +40,15 @@ from serving.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from serving.openapi import DOCS_PAGE, build_spec
 from serving.runtime import loaded
 from serving.settings import Settings, load_settings
+from serving.shapes import (
+    BatchPrediction,
+    Error,
+    FeedbackStored,
+    Health,
+    NumberBatchPrediction,
+    Status,
+    with_request_id,
+)
 from serving.submissions import model_inputs, parse_submission, to_record
 
 API_VERSION = "1.0.0"
@@ -50,12 +59,13 @@ logger = logging.getLogger("serving")
 T = TypeVar("T")
 
 
-class AnswerResponse(JSONResponse):
-    """JSON encoded by orjson: the same bytes as Starlette's compact json.dumps (checked on
-    the page canvases' answers), ten times faster on the 784 numbers of include_input."""
+class ShapeResponse(JSONResponse):
+    """One of the API's shapes (serving.shapes, recognizer.answers) as JSON, encoded by
+    msgspec straight from the Struct: the same bytes as Starlette's compact json.dumps, and
+    4-10 times faster on the 784 numbers of include_input (13 against 140 us)."""
 
     def render(self, content: object) -> bytes:
-        return orjson.dumps(content)
+        return msgspec.json.encode(content)
 
 
 async def predict(request: Request) -> Response:
@@ -87,10 +97,11 @@ async def predict(request: Request) -> Response:
     else:  # a batch, a large image, touching digits: the worker thread keeps the loop answering
         answers = await anyio.to_thread.run_sync(work, limiter=request.state.inference_limiter)
     request.state.metrics.observe_predictions(predictions.observed_digits(answers))
-    request_id = {"request_id": request.state.request_id}
-    return AnswerResponse(
-        {"predictions": answers, **request_id} if parsed.batch else {**answers[0], **request_id}
-    )
+    request_id = request.state.request_id
+    if not parsed.batch:
+        return ShapeResponse(with_request_id(answers[0], request_id))
+    batch = NumberBatchPrediction if parsed.mode == "number" else BatchPrediction
+    return ShapeResponse(batch(predictions=answers, request_id=request_id))
 
 
 INLINE_PIXELS = 400 * 400
@@ -137,27 +148,27 @@ async def predict_other_method(request: Request) -> Response:
 async def health(request: Request) -> Response:
     """Service status and which model it serves."""
     info = _model(request).info
-    return JSONResponse(
-        {
-            "status": "healthy",
-            "model_loaded": True,
-            "model_version": info.version,
-            "model_sha256": info.sha256,
-            "model_parameters": info.parameters,
-            "feedback": request.state.settings.feedback,
-        }
+    return ShapeResponse(
+        Health(
+            status="healthy",
+            model_loaded=True,
+            model_version=info.version,
+            model_sha256=info.sha256,
+            model_parameters=info.parameters,
+            feedback=request.state.settings.feedback,
+        )
     )
 
 
 async def live(request: Request) -> Response:
     """Liveness: the process answers HTTP."""
-    return JSONResponse({"status": "alive"})
+    return ShapeResponse(Status("alive"))
 
 
 async def ready(request: Request) -> Response:
     """Readiness: the model is loaded and its warm-up inference passed."""
     _model(request)
-    return JSONResponse({"status": "ready"})
+    return ShapeResponse(Status("ready"))
 
 
 async def metrics(request: Request) -> Response:
@@ -235,7 +246,7 @@ async def feedback(request: Request) -> Response:
         state.metrics.observe_feedback("disabled")
         raise HTTPException(404, "this server does not collect feedback (FEEDBACK=off)")
     try:
-        submission = parse_submission(
+        submission, client_key = parse_submission(
             await bodies.read(request), request.headers.get("idempotency-key"), settings.max_digits
         )
         bodies.check_pixels([submission.image], settings.max_request_pixels)
@@ -247,7 +258,7 @@ async def feedback(request: Request) -> Response:
             settings.max_digits,
         )
         inputs = await anyio.to_thread.run_sync(work, limiter=state.inference_limiter)
-        record = to_record(submission, inputs, state.request_id)
+        record = to_record(submission, inputs, state.request_id, client_key)
         stored_id, new = await _in_store(request, state.feedback_store.add, record)
     except (BadRequest, ImageError, KeyReused):
         state.metrics.observe_feedback("rejected")
@@ -260,7 +271,7 @@ async def feedback(request: Request) -> Response:
         ) from exc
     state.metrics.observe_feedback("stored" if new else "duplicate")
     # 200 for a resent submission (same Idempotency-Key): the same id, stored once.
-    return JSONResponse({"id": stored_id}, status_code=201 if new else 200)
+    return ShapeResponse(FeedbackStored(stored_id), status_code=201 if new else 200)
 
 
 async def feedback_other_method(request: Request) -> Response:
@@ -334,12 +345,12 @@ def _model(request: Request) -> DigitModel:
 async def client_error(request: Request, exc: Exception) -> Response:
     """A client's mistake: its status and a message saying what to fix."""
     status = next(CLIENT_ERRORS[cls] for cls in type(exc).__mro__ if cls in CLIENT_ERRORS)
-    return JSONResponse({"error": str(exc)}, status_code=status)
+    return ShapeResponse(Error(str(exc)), status_code=status)
 
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
     """Starlette's own errors (404, 405, 503) in the same JSON shape as ours."""
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    return ShapeResponse(Error(exc.detail), status_code=exc.status_code, headers=exc.headers)
 
 
 async def client_gone(request: Request, exc: Exception) -> Response:
@@ -354,7 +365,7 @@ CLIENT_CLOSED_REQUEST = 499
 async def server_error(request: Request, exc: Exception) -> Response:
     """A bug: log it with its traceback, tell the client nothing about the internals."""
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"error": "internal server error; the request was logged"}, status_code=500)
+    return ShapeResponse(Error("internal server error; the request was logged"), status_code=500)
 
 
 CLIENT_ERRORS: dict[type[Exception], int] = {
@@ -413,7 +424,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "inference_limiter": anyio.CapacityLimiter(1),
             "settings": settings,
             "metrics": request_metrics,
-            "openapi": build_spec(API_VERSION, settings.max_batch),
+            "openapi": build_spec(API_VERSION, settings.max_batch, settings.max_digits, API_ROUTES),
             "feedback_store": feedback_store,
             "store_limiter": anyio.CapacityLimiter(STORE_THREADS),
             "gzip_copies": copies,

@@ -7,13 +7,19 @@ thousand empty parts costs the event loop about a millisecond, not seconds. JSON
 elements counted before it is parsed, for the same reason. After parsing, `check_pixels`
 weighs the images by their headers before any is decoded, so a batch of large images
 cannot take a worker's memory.
+
+A JSON body, or a form's text fields, become one of the typed shapes of serving.shapes,
+validated as they are decoded; a field that does not fit gets the shape's own words for
+what to send instead.
 """
 
 import io
-import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+import msgspec
 from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -32,6 +38,7 @@ MAX_JSON_TOKENS = 10_000
 """Brackets, braces, commas and colons in one JSON body. A batch of 64 images has about
 200; a megabyte of `[[]],` has 800,000, which json.loads takes 150 ms or more to turn into
 objects, holding the GIL all the while (so a thread would not spare the event loop)."""
+T = TypeVar("T")
 _NOT_JSON_TOKENS = bytes(sorted(set(range(256)) - set(b"[{,:")))
 """Every byte but those counted, for bytes.translate to delete."""
 
@@ -115,8 +122,9 @@ async def _read(request: Request) -> Body:
     return Body(media_type, fields=fields, files=files)
 
 
-def load_json(content: bytes) -> object:
-    """A JSON body's document; BadRequest if it is not JSON or has too many elements.
+def decode_json(content: bytes, shape: type[T]) -> T:
+    """A JSON body decoded into `shape` (a Struct with `errors`, see serving.shapes);
+    BadRequest if it is not JSON, has too many elements, or does not fit the shape.
 
     The elements are counted (one C-speed pass, about 1 ms a megabyte) before anything is
     parsed, so that the parse stays within a few milliseconds whatever is sent. A body no
@@ -130,11 +138,43 @@ def load_json(content: bytes) -> object:
             f"at most {MAX_JSON_TOKENS:,})"
         )
     try:
-        return json.loads(content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON ({exc})") from exc
-    except RecursionError as exc:  # [[[[... a few thousand deep exhausts the parser's stack
-        raise BadRequest("the JSON is nested too deeply") from exc
+        return msgspec.json.decode(content, type=shape)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(explain(str(exc), shape.errors)) from None  # type: ignore[attr-defined]
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON ({exc})") from None
+    except RecursionError:  # [[[[... a few thousand deep exhausts the parser's stack
+        raise BadRequest("the JSON is nested too deeply") from None
+
+
+def convert_fields(fields: Mapping[str, str], shape: type[T]) -> T:
+    """A form's text fields as `shape`; an empty field counts as one not sent."""
+    try:
+        return msgspec.convert({k: v for k, v in fields.items() if v}, type=shape)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(explain(str(exc), shape.errors)) from None  # type: ignore[attr-defined]
+
+
+_MISSING = re.compile(r"Object missing required field `(?P<at>[^`]*)`")
+_WRONG = re.compile(r"(?P<detail>.*?)(?: - at `\$\.?(?P<at>[^`]*)`)?")
+_INDEX = re.compile(r"\[[0-9]+\]")
+
+
+def explain(message: str, errors: Mapping[str, str]) -> str:
+    """msgspec's message for a value that does not fit a shape, in the shape's words: which
+    field, what it must be (errors[field], with [] for any item of a list), and msgspec's
+    own detail. A field that is absent or null is "missing"."""
+    missing = _MISSING.fullmatch(message)
+    if missing:
+        detail, at = None, missing["at"]
+    else:
+        detail, at = _WRONG.fullmatch(message).group("detail", "at")  # type: ignore[union-attr]
+    shape = errors.get(_INDEX.sub("[]", at or ""), "valid")
+    if not at:
+        return f"the JSON body must be {shape} ({message})"
+    if detail is None or detail.endswith("got `null`"):
+        return f"'{at}' is missing; it must be {shape}"
+    return f"'{at}' must be {shape} ({detail[:1].lower()}{detail[1:]})"
 
 
 def check_pixels(images: Sequence[bytes], budget: int) -> None:

@@ -36,6 +36,12 @@ SECURITY_HEADERS = [
 
 REQUEST_ID_HEADER = b"x-request-id"
 SERVER_TIMING_HEADER = b"server-timing"
+TIMING_NAME = "app"
+TIMING_DECIMALS = 3
+"""Server-Timing says `app;dur=<ms>`, in milliseconds with this many decimals."""
+SERVER_TIMING_PATTERN = rf"^{TIMING_NAME};dur=[0-9]+\.[0-9]{{{TIMING_DECIMALS}}}$"
+"""The Server-Timing value as a pattern, for the API's description."""
+_SERVER_TIMING = f"{TIMING_NAME};dur=%.{TIMING_DECIMALS}f".encode()
 REQUEST_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}"
 """What a client may send as its own request id; anything else is replaced by ours. It
 starts with a letter or digit, so no id can start a formula in an exported spreadsheet."""
@@ -147,7 +153,7 @@ def server_timing(seconds: float) -> bytes:
     streamed one, the whole of the server's work except writing the bytes. A client
     (bench/, a browser's devtools) can so tell the server's time from the network's.
     """
-    return b"app;dur=%.3f" % (seconds * 1000)
+    return _SERVER_TIMING % (seconds * 1000)
 
 
 def log_line(method: str, path: str, status: int, ms: float, client: str | None, rid: str) -> str:

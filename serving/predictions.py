@@ -7,20 +7,19 @@ decode, preprocess, one session.run for the whole batch, and shape the answers.
 
 import base64
 import binascii
-import math
 from dataclasses import dataclass
 
 import numpy as np
+from msgspec import UNSET
 
-from recognizer.answers import answer, rejected_answer
-from recognizer.contract import IMAGE_SIZE
+from recognizer.answers import Answer, NumberAnswer, answer, rejected_answer, seen_input
+from recognizer.contract import IMAGE_SIZE, MODES, Mode
 from recognizer.model import DigitModel
 from recognizer.numbers import TooManyDigits, number_answer, number_layout, read_parts
 from recognizer.pieces import Layout, looks_like_several_digits
 from recognizer.preprocess import ImageError, Picture, canvas_to_input, decode_image, ink_image
-from serving.bodies import BadRequest, Body, UnsupportedMediaType, load_json
-
-MODES = ("digit", "number")
+from serving.bodies import BadRequest, Body, UnsupportedMediaType, decode_json
+from serving.shapes import PredictBody
 
 GAP_INK = 0.1
 """A column of the 28x28 input whose ink stays below this is a gap (the resampling smears
@@ -39,7 +38,7 @@ class PredictionRequest:
     images: list[bytes]
     batch: bool = False
     include_input: bool = False
-    mode: str = "digit"
+    mode: Mode = "digit"
     """"digit" (one digit per image) or "number" (a whole number per image)."""
     strokes: list[tuple[float, float]] | None = None
     """The page's stroke hint for a single image in number mode: each stroke's [x0, x1]."""
@@ -67,76 +66,47 @@ def parse_body(
     )
 
 
-def check_mode(mode: object, where: str) -> str:
+def check_mode(mode: str, where: str) -> Mode:
     """The mode, if it is one the service knows."""
     if mode not in MODES:
-        shown = repr(mode)[:30]
-        raise BadRequest(f'{where} must be "digit" or "number", not {shown}')
-    return str(mode)
+        raise BadRequest(f'{where} must be "digit" or "number", not {mode[:30]!r}')
+    return mode  # type: ignore[return-value]
 
 
-def parse_json(body: bytes, max_batch: int, mode: str = "digit") -> PredictionRequest:
-    """{"image": b64} or {"images": [b64, ...]}, with optional "include_input": bool and
-    "mode": "digit" | "number"."""
-    document = load_json(body)
-    if not isinstance(document, dict):
-        raise BadRequest('the JSON body must be an object such as {"image": "<base64 PNG>"}')
-    include_input = document.get("include_input", False)
-    if not isinstance(include_input, bool):
-        raise BadRequest("'include_input' must be true or false")
-    mode = check_mode(document.get("mode", mode), "'mode'")
-    if "image" in document and "images" in document:
+def parse_json(body: bytes, max_batch: int, mode: Mode = "digit") -> PredictionRequest:
+    """A PredictBody: {"image": b64} or {"images": [b64, ...]}, with optional
+    "include_input", "mode" (else the query's) and, for one image, "strokes"."""
+    sent = decode_json(body, PredictBody)
+    mode = mode if sent.mode is UNSET else sent.mode
+    if sent.image is not UNSET and sent.images is not UNSET:
         raise BadRequest('send either "image" or "images", not both')
-    if "images" in document:
-        items = document["images"]
-        if not isinstance(items, list) or not items:
-            raise BadRequest("'images' must be a non-empty list of base64 strings")
-        if len(items) > max_batch:
-            raise BadRequest(f"'images' has {len(items)} items; send at most {max_batch} at once")
-        images = [decode_base64(item, f"images[{i}]") for i, item in enumerate(items)]
-        return PredictionRequest(images, batch=True, include_input=include_input, mode=mode)
-    if "image" not in document:
+    if sent.images is not UNSET:
+        if len(sent.images) > max_batch:
+            raise BadRequest(
+                f"'images' has {len(sent.images)} items; send at most {max_batch} at once"
+            )
+        images = [decode_base64(item, f"images[{i}]") for i, item in enumerate(sent.images)]
+        return PredictionRequest(images, batch=True, include_input=sent.include_input, mode=mode)
+    if sent.image is UNSET:
         raise BadRequest(
             'the JSON object needs an "image" field holding a base64 PNG or JPEG '
             '(or "images" with a list of them)'
         )
     return PredictionRequest(
-        [decode_base64(document["image"], "image")],
-        include_input=include_input,
+        [decode_base64(sent.image, "image")],
+        include_input=sent.include_input,
         mode=mode,
-        strokes=parse_strokes(document.get("strokes")),
+        strokes=None if sent.strokes is None else [_stroke(*pair) for pair in sent.strokes],
     )
 
 
-MAX_STROKES = 1000
-"""More strokes than this in a hint is no drawing from the page."""
+def _stroke(x0: float, x1: float) -> tuple[float, float]:
+    """A stroke's [x0, x1] as a range: a stroke drawn right to left is the same stroke."""
+    return (x0, x1) if x0 <= x1 else (x1, x0)
 
 
-def parse_strokes(value: object) -> list[tuple[float, float]] | None:
-    """The stroke hint, [[x0, x1], ...] in the image's pixels (null or absent: none)."""
-    if value is None:
-        return None
-    if not isinstance(value, list) or len(value) > MAX_STROKES:
-        raise BadRequest(f"'strokes' must be a list of at most {MAX_STROKES} [x0, x1] pairs")
-    pairs = []
-    for item in value:
-        if (
-            not isinstance(item, list)
-            or len(item) != 2
-            or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in item)
-            or not math.isfinite(item[0])
-            or not math.isfinite(item[1])
-        ):
-            raise BadRequest("each of 'strokes' must be [x0, x1], two finite numbers")
-        low, high = sorted(item)
-        pairs.append((float(low), float(high)))
-    return pairs
-
-
-def decode_base64(value: object, field: str) -> bytes:
+def decode_base64(value: str, field: str) -> bytes:
     """A base64 string, with or without a data: URL prefix, to bytes."""
-    if not isinstance(value, str):
-        raise BadRequest(f"'{field}' must be a string of base64 image data")
     if value.startswith("data:"):
         header, comma, value = value.partition(",")
         if not comma or not header.endswith(";base64"):
@@ -181,7 +151,7 @@ def prepare(images: list[bytes], max_pixels: int) -> list[tuple[Picture, np.ndar
 
 def predict(
     request: PredictionRequest, model: DigitModel, max_pixels: int, max_digits: int
-) -> list[dict]:
+) -> list[Answer] | list[NumberAnswer]:
     """One answer per image, in order; the non-blank ones go through the model together."""
     if request.mode == "number":
         return predict_numbers(request, model, max_pixels, max_digits)
@@ -196,13 +166,12 @@ def predict(
         if _may_be_several(array, reply) and looks_like_several_digits(ink_image(picture)):
             reply = rejected_answer("several_digits", version, scores)
         if request.include_input:
-            seen = np.zeros((IMAGE_SIZE, IMAGE_SIZE)) if array is None else array
-            reply["input"] = seen.astype(np.float64).round(3).tolist()
+            reply.input = seen_input(np.zeros((IMAGE_SIZE, IMAGE_SIZE)) if array is None else array)
         answers.append(reply)
     return answers
 
 
-def _may_be_several(image: np.ndarray | None, reply: dict) -> bool:
+def _may_be_several(image: np.ndarray | None, reply: Answer) -> bool:
     """Whether a drawing deserves the full look for digits side by side (the segmentation's
     `looks_like_several_digits`, which answers "several digits" rather than "not a digit" or
     one of them): the model refused it
@@ -211,7 +180,7 @@ def _may_be_several(image: np.ndarray | None, reply: dict) -> bool:
     digits has such a column), so the hot path does not pay for the look."""
     if image is None:
         return False
-    if reply.get("reason") == "not_a_digit":
+    if reply.reason == "not_a_digit":
         return True
     columns = np.flatnonzero(image.max(axis=0) >= GAP_INK)
     return bool(columns.size) and columns[-1] - columns[0] + 1 > columns.size
@@ -219,7 +188,7 @@ def _may_be_several(image: np.ndarray | None, reply: dict) -> bool:
 
 def predict_numbers(
     request: PredictionRequest, model: DigitModel, max_pixels: int, max_digits: int
-) -> list[dict]:
+) -> list[NumberAnswer]:
     """One number per image, in order; the candidate digits of every image go through the
     model together (in two runs when a narrow piece is doubted, see read_parts), and each
     image's best reading is chosen from them."""
@@ -246,7 +215,7 @@ def number_drawings(request: PredictionRequest, max_pixels: int, max_digits: int
 
 def read_numbers(
     request: PredictionRequest, drawings: list[Layout], model: DigitModel, max_digits: int
-) -> list[dict]:
+) -> list[NumberAnswer]:
     """The answers for drawings laid out by number_drawings: the model's runs and readings."""
     version = model.info.version
     answers = []
@@ -259,12 +228,12 @@ def read_numbers(
     return answers
 
 
-def observed_digits(answers: list[dict]) -> list[int | None]:
+def observed_digits(answers: list[Answer] | list[NumberAnswer]) -> list[int | None]:
     """The digits of the answers for the metrics: each digit of a number counts."""
     return [
         digit
         for answer in answers
         for digit in (
-            [d["digit"] for d in answer["digits"]] if "digits" in answer else [answer["digit"]]
+            [d.digit for d in answer.digits] if isinstance(answer, NumberAnswer) else [answer.digit]
         )
     ]

@@ -8,56 +8,39 @@ in number mode.
 """
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from msgspec import UNSET
 
-from feedback import Feedback
+from feedback import Feedback, Submission
 from recognizer.contract import CLASS_NAMES
 from recognizer.model import DigitModel
 from recognizer.preprocess import decode_image
-from serving.bodies import BadRequest, Body, UnsupportedMediaType, load_json
-from serving.middleware import REQUEST_ID_PATTERN
+from serving.bodies import BadRequest, Body, UnsupportedMediaType, convert_fields, decode_json
 from serving.predictions import decode_base64, form_image, prepare
+from serving.shapes import KEY_PATTERN, FeedbackBody, FeedbackFields
 
 if TYPE_CHECKING:
     from recognizer.lattice import Reading
 
-MODES = ("digit", "number")
-MAX_TEXT = 128
-"""Longest model version, request id or idempotency key accepted."""
-_TEXT = re.compile(rf"[\x21-\x7e]{{1,{MAX_TEXT}}}")  # printable ASCII, no spaces
-TEXT_SHAPE = f"up to {MAX_TEXT} printable characters without spaces"
-MODEL_VERSION = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._+-]{{0,{MAX_TEXT - 1}}}")
-"""A version as the training writes it (20261125.225646, 20261125.225646-ft-quick): the
-export shows it, so it starts with a letter or digit, never like a spreadsheet formula."""
-REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
-"""An answer's request id, as the server gives or accepts it (serving.middleware)."""
-_DIGITS = re.compile(r"[0-9]+")
+KEY = re.compile(KEY_PATTERN)
+"""An Idempotency-Key header, as the client_id field takes it."""
 
 
-@dataclass(frozen=True)
-class Submission:
-    """A checked submission whose drawing is still encoded."""
-
-    image: bytes
-    label: str
-    answer: str | None
-    model_version: str
-    mode: str
-    answer_request_id: str | None
-    client_key: str | None
-
-
-def parse_submission(body: Body, idempotency_key: str | None, max_digits: int) -> Submission:
-    """JSON or multipart to a Submission; raises BadRequest saying which field is wrong."""
+def parse_submission(
+    body: Body, idempotency_key: str | None, max_digits: int
+) -> tuple[Submission, str | None]:
+    """JSON (a FeedbackBody) or a multipart form (FeedbackFields and the drawing as a file)
+    to a Submission and its idempotency key; raises BadRequest saying which field is wrong."""
+    sent: FeedbackFields
     if body.is_json:
-        fields = _json_fields(body.content)
-        image = decode_base64(fields.get("image"), "image") if "image" in fields else None
+        sent = decode_json(body.content, FeedbackBody)
+        image = decode_base64(sent.image, "image")
     elif body.is_form:
-        fields = body.fields
-        image = form_image(body) if "image" in fields or "image" in body.files else None
+        has_image = "image" in body.fields or "image" in body.files
+        image = form_image(body) if has_image else b""
+        sent = convert_fields(body.fields, FeedbackFields)
     else:
         raise UnsupportedMediaType(
             f"unsupported Content-Type {body.media_type or '(none)'!r}; send application/json "
@@ -65,57 +48,36 @@ def parse_submission(body: Body, idempotency_key: str | None, max_digits: int) -
         )
     if not image:
         raise BadRequest("'image' is missing or empty: send the drawing the answer was for")
-    label = _digits(fields.get("label"), "label")
-    if label is None:
-        raise BadRequest("'label' is missing: send the true digit (or number) as text, e.g. '7'")
-    mode = fields.get("mode") or ("number" if len(label) > 1 else "digit")
-    if mode not in MODES:
-        raise BadRequest("'mode' must be 'digit' or 'number'")
+    label = str(sent.label)
+    mode = ("number" if len(label) > 1 else "digit") if sent.mode is UNSET else sent.mode
     if mode == "digit" and len(label) != 1:
         raise BadRequest(f"'label' must be one digit in digit mode, not {label!r}")
     if len(label) > max_digits:
         raise BadRequest(f"'label' has {len(label)} digits; a number has at most {max_digits}")
-    client_key = _text(fields.get("client_id"), "client_id")
-    header_key = _text(idempotency_key, "Idempotency-Key")
-    if client_key and header_key and client_key != header_key:
+    if idempotency_key and not KEY.fullmatch(idempotency_key):
+        raise BadRequest(f"'Idempotency-Key' must be {FeedbackFields.errors['client_id']}")
+    if sent.client_id and idempotency_key and sent.client_id != idempotency_key:
         raise BadRequest("the Idempotency-Key header and 'client_id' differ; send one of them")
-    model_version = _text(
-        fields.get("model_version"),
-        "model_version",
-        MODEL_VERSION,
-        f"up to {MAX_TEXT} letters, digits and . _ + -, starting with a letter or digit",
-    )
-    if model_version is None:
-        raise BadRequest("'model_version' is missing: send the model_version of the answer")
-    return Submission(
-        image=image,
-        label=label,
-        answer=_digits(fields.get("answer"), "answer"),
-        model_version=model_version,
+    submission = Submission(
         mode=mode,
-        answer_request_id=_text(
-            fields.get("answer_request_id"),
-            "answer_request_id",
-            REQUEST_ID,
-            f"a request id: up to {MAX_TEXT} letters, digits and . _ : -, starting with a "
-            "letter or digit",
-        ),
-        client_key=header_key or client_key,
+        label=label,
+        answer=None if sent.answer is None else str(sent.answer),
+        model_version=sent.model_version,
+        answer_request_id=sent.answer_request_id,
+        image=image,
     )
+    return submission, idempotency_key or sent.client_id
 
 
-def to_record(submission: Submission, inputs: np.ndarray, request_id: str) -> Feedback:
+def to_record(
+    submission: Submission, inputs: np.ndarray, request_id: str, client_key: str | None
+) -> Feedback:
     """The record to store, with the model's inputs as float32 little-endian bytes."""
     return Feedback(
-        label=submission.label,
-        answer=submission.answer,
-        model_version=submission.model_version,
-        mode=submission.mode,
-        image=submission.image,
+        **vars(submission),
         inputs=np.ascontiguousarray(inputs, dtype="<f4").tobytes(),
         request_id=request_id,
-        answer_request_id=submission.answer_request_id,
-        client_key=submission.client_key,
+        client_key=client_key,
     )
 
 
@@ -184,34 +146,3 @@ def _labelled_path(reading: "Reading", log_p: np.ndarray, label: str) -> list[in
         node, crop = came[node, i]
         path.append(crop)
     return path[::-1]
-
-
-def _json_fields(body: bytes) -> dict:
-    document = load_json(body)
-    if not isinstance(document, dict):
-        raise BadRequest(
-            'the JSON body must be an object: {"image", "label", "answer", "model_version"}'
-        )
-    return document
-
-
-def _digits(value: object, field: str) -> str | None:
-    """A digit or a string of digits (a JSON number 0-9 is accepted too); None if absent."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
-        return str(value)
-    if not isinstance(value, str) or not _DIGITS.fullmatch(value) or len(value) > MAX_TEXT:
-        raise BadRequest(f"'{field}' must be a digit 0-9 or a string of digits, e.g. '7' or '2026'")
-    return value
-
-
-def _text(
-    value: object, field: str, pattern: re.Pattern[str] = _TEXT, shape: str = TEXT_SHAPE
-) -> str | None:
-    """A short token (a version, an id, a key) that matches `pattern`; None if absent."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise BadRequest(f"'{field}' must be {shape}")
-    return value

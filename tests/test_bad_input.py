@@ -69,7 +69,7 @@ def nested_multipart(depth: int) -> tuple[bytes, dict]:
 
 BAD_REQUESTS = {
     "malformed JSON": (b'{"image": ', JSON, 400, "not valid JSON"),
-    "deeply nested JSON": (b"[" * 5_000, JSON, 400, "nested too deeply"),
+    "deeply nested JSON": (b'{"other": ' + b"[" * 5_000, JSON, 400, "nested too deeply"),
     "a megabyte of JSON elements": (b"[" + b"[[]]," * 200_000 + b"1]", JSON, 400, "too many"),
     "JSON that is not an object": (b'["a"]', JSON, 400, "must be an object"),
     "JSON without image": (b'{"picture": "x"}', JSON, 400, '"image" field'),
@@ -79,12 +79,12 @@ BAD_REQUESTS = {
     "base64 of text": (b'{"image": "aGVsbG8gd29ybGQ="}', JSON, 400, "not a readable image"),
     "data URL without base64": (b'{"image": "data:image/png,abc"}', JSON, 400, ";base64,"),
     "include_input not a bool": (
-        b'{"image": "", "include_input": "yes"}',
+        b'{"image": "AAAA", "include_input": "yes"}',
         JSON,
         400,
         "true or false",
     ),
-    "image and images both": (b'{"image": "", "images": [""]}', JSON, 400, "not both"),
+    "image and images both": (b'{"image": "AAAA", "images": ["AAAA"]}', JSON, 400, "not both"),
     "images not a list": (b'{"images": "abc"}', JSON, 400, "non-empty list"),
     "images empty": (b'{"images": []}', JSON, 400, "non-empty list"),
     "empty image": (b'{"image": ""}', JSON, 400, "empty"),

@@ -5,20 +5,23 @@ Storage under load, crashes and PostgreSQL are in test_feedback_storage.py.
 
 import base64
 import csv
+import dataclasses
 import io
 import json
 import subprocess
 import sys
 from dataclasses import replace
 
+import msgspec
 import numpy as np
 import pytest
 from feedback_helpers import AUTH, NUMBER_101, ONE, SEVEN, TOKEN, body, drawing
 from starlette.testclient import TestClient
 
-from feedback import Feedback, open_store
+from feedback import Feedback, Submission, open_store
 from feedback.export import MAX_ID, inputs_array, parse_id, read_rows, render
 from serving.app import create_app
+from serving.shapes import FeedbackBody
 
 
 @pytest.fixture
@@ -103,6 +106,8 @@ def test_number_mode_stores_one_input_per_digit_of_the_label(client, app_setting
         (body(NUMBER_101, "1" * 13), 400, "at most 12"),
         (body(model_version=None), 400, "'model_version' is missing"),
         (body(model_version="has spaces"), 400, "'model_version' must be"),
+        (body(model_version="v1\n"), 400, "'model_version' must be"),
+        (body(label="7\n"), 400, "'label' must be a digit"),
         (body(answer="seven"), 400, "'answer' must be a digit"),
         (body(mode="letters"), 400, "'mode' must be"),
         (body(b"not an image"), 400, "not a readable image"),
@@ -280,7 +285,18 @@ def test_csv_cells_that_start_like_a_formula_are_quoted_and_read_back(app_settin
     store = open_store(app_settings.feedback_db)
     try:
         for text in FORMULAS:
-            store.add(Feedback("7", None, text, "digit", SEVEN, b"\0" * 3136, text, text, None))
+            store.add(
+                Feedback(
+                    mode="digit",
+                    label="7",
+                    answer=None,
+                    model_version=text,
+                    answer_request_id=text,
+                    image=SEVEN,
+                    request_id=text,
+                    inputs=b"\0" * 3136,
+                )
+            )
         rows = list(store.export())
     finally:
         store.close()
@@ -323,3 +339,10 @@ def test_the_openapi_document_describes_feedback(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert set(paths["/feedback"]["post"]["responses"]) >= {"200", "201", "400", "404", "413"}
     assert set(paths["/feedback/export"]["get"]["responses"]) >= {"200", "401", "404"}
+
+
+def test_the_body_sends_the_records_submission_fields_and_a_key():
+    """FeedbackBody is the record's Submission as JSON: its fields, and client_id (stored as
+    client_key); everything else in the record is the server's."""
+    sent = {field.name for field in msgspec.structs.fields(FeedbackBody)}
+    assert sent == {field.name for field in dataclasses.fields(Submission)} | {"client_id"}

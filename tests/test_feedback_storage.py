@@ -5,6 +5,7 @@ SQLite is a file in a temp directory; PostgreSQL is a throwaway cluster from Deb
 package (tests/postgres_cluster.py), so these tests fail where PostgreSQL is missing.
 """
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -128,6 +129,59 @@ def test_many_parallel_writers_every_acknowledged_row_is_there(target):
     finally:
         for store in stores:
             store.close()
+
+
+FIRST_TABLE = """CREATE TABLE feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    client_key TEXT UNIQUE,
+    request_id TEXT NOT NULL,
+    answer_request_id TEXT,
+    mode TEXT NOT NULL CHECK (mode IN ('digit', 'number')),
+    label TEXT NOT NULL,
+    answer TEXT,
+    model_version TEXT NOT NULL,
+    image BLOB NOT NULL,
+    inputs BLOB NOT NULL
+)"""
+"""The table as the first servers wrote it, its columns in another order than the record's."""
+
+
+def test_a_database_the_first_servers_made_is_read_and_written(tmp_path):
+    path = tmp_path / "feedback.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        connection.execute("INSERT INTO schema_version VALUES (1)")
+        connection.execute(FIRST_TABLE)
+    store = open_store(str(path))
+    try:
+        sent = [record("7", key="k", tag="a"), record("2026", tag="b")]
+        assert [store.add(feedback)[1] for feedback in sent] == [True, True]
+        assert store.add(sent[0]) == (1, False)
+        assert [row.feedback for row in store.export()] == sent
+    finally:
+        store.close()
+
+
+def test_the_table_has_a_column_for_each_field_of_the_record(target):
+    store = open_store(target)
+    store.count()
+    store.close()
+    if target.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(target) as connection:
+            columns = connection.execute(
+                "SELECT column_name, is_nullable = 'YES' FROM information_schema.columns "
+                "WHERE table_name = 'feedback' ORDER BY ordinal_position"
+            ).fetchall()
+    else:
+        with sqlite3.connect(target) as connection:
+            info = connection.execute("PRAGMA table_info(feedback)").fetchall()
+            columns = [(name, not notnull) for _, name, _, notnull, _, pk in info if not pk]
+    nullable = {"client_key", "answer_request_id", "answer"}
+    expected = [(field.name, field.name in nullable) for field in dataclasses.fields(Feedback)]
+    assert [c for c in columns if c[0] != "id"] == [("created_at", False), *expected]
 
 
 def test_a_database_from_a_newer_version_is_refused(target):

@@ -142,9 +142,9 @@ def test_the_hint_does_not_keep_touching_digits_together(client):
     ("strokes", "error"),
     [
         ("left to right", "'strokes' must be a list"),
-        ([[1, 2, 3]], "each of 'strokes' must be [x0, x1]"),
-        ([[1, "2"]], "each of 'strokes' must be [x0, x1]"),
-        ([[True, 2]], "each of 'strokes' must be [x0, x1]"),
+        ([[1, 2, 3]], "'strokes[0]' must be [x0, x1]"),
+        ([[0, 1], [1, "2"]], "'strokes[1][1]' must be a finite number"),
+        ([[True, 2]], "'strokes[0][0]' must be a finite number"),
         ([[0, 1]] * 1001, "at most 1000"),
     ],
 )

@@ -271,7 +271,7 @@ def test_digits_with_gaps_cost_one_model_run_and_one_crop_per_digit(settings, ye
 
     run, runs = counting(DigitModel.load(settings.model_path))
     answer = read_number(decode_image(year[0], 10**7), run, "test")
-    assert answer["number"] == "2026"
+    assert answer.number == "2026"
     assert runs == [4]
 
 
@@ -294,7 +294,7 @@ def test_touching_pairs_of_narrow_digits_are_cut_in_a_second_run(settings):
         assert len(components(ink_mask(drawn[0]))[1]) == 1  # one piece of ink
         runs.clear()
         answer = read_number(drawn[0], run, "test")
-        right += answer["number"] == pair
+        right += answer.number == pair
         two_runs += len(runs) == 2 and runs[0] == 1
     assert two_runs >= len(cases) - 2, two_runs
     assert right >= len(cases) - 2, right
@@ -319,9 +319,9 @@ def test_touching_digits_are_cut_finely_only_where_the_first_reading_is_unsure(s
         answer = read_number(canvas, run, "test")
         every = number_parts(canvas, 64, None)
         full = number_answer(every, model.predict(np.stack(every.inputs)), "test", 64)
-        same += answer["number"] == full["number"]
-        right += answer["number"] == label
-        right_full += full["number"] == label
+        same += answer.number == full.number
+        right += answer.number == label
+        right_full += full.number == label
         if len(runs) == 1:
             sure += 1
             sure_parts += runs[0]
@@ -352,7 +352,7 @@ def test_overlapping_digits_whose_strokes_cross_are_read(settings):
             tops = [(NUMBER_CANVAS[1] - ink.shape[0]) // 2 for ink in inks]
             drawn = compose(inks, tops, [-4])  # 4 px of overlap, row by row
             assert drawn is not None
-            right += read_number(drawn[0], model.predict, "test")["number"] == pair
+            right += read_number(drawn[0], model.predict, "test").number == pair
     assert right >= 11, right
 
 

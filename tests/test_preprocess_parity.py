@@ -293,7 +293,7 @@ def test_number_offline_claims_few_wrong_numbers(numbers) -> None:
         read = []
         for part in parts:
             (probabilities,) = session.run(None, {contract.INPUT_NAME: part.js[None, ..., None]})
-            digit = answers.answer(part.js, probabilities[0], "test")["digit"]
+            digit = answers.answer(part.js, probabilities[0], "test").digit
             read.append(None if part.wide else digit)
             one = len(part.digits) == 1
             singles, merged = singles + one, merged + (not one)

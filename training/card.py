@@ -1,6 +1,5 @@
 """The model card: everything needed to trust, reproduce and serve an exported model."""
 
-import datetime as dt
 import hashlib
 import json
 import platform
@@ -56,7 +55,3 @@ def write_card(card: dict, out_dir: Path) -> Path:
 
 def read_card(model_dir: Path) -> dict:
     return json.loads((model_dir / CARD_FILE).read_text())
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()

@@ -200,9 +200,9 @@ def evaluate_numbers(
         if kind not in gaps or length not in lengths:
             continue
         answer = read_number(canvas, probabilities, "evaluation")
-        read = answer["number"]
-        split = same_split([d["box"] for d in answer["digits"]], boxes)
-        rows.append((source, kind, length, read == truth, split, read, truth, answer["confidence"]))
+        read = answer.number
+        split = same_split([d.box for d in answer.digits], boxes)
+        rows.append((source, kind, length, read == truth, split, read, truth, answer.confidence))
     return number_report(rows)
 
 

@@ -328,7 +328,7 @@ def suite_report(model_path: Path, per_kind: int = PER_KIND) -> dict:
             for drawing in drawings:
                 strokes = [(float(a), float(b)) for a, b in drawing.strokes] if hinted else None
                 answer = read_number(drawing.image, run, "evaluation", max_digits, strokes)
-                rows.append((drawing.kind, drawing.truth, answer["number"], answer["confidence"]))
+                rows.append((drawing.kind, drawing.truth, answer.number, answer.confidence))
             report.setdefault(name, {})[path] = _shares(rows)
     return report
 

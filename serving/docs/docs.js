@@ -52,10 +52,11 @@ const describe = (property) => property.description ?? schemas[refName(property)
 function typeOf(schema) {
   const span = document.createElement("span");
   const name = refName(schema);
+  const options = schema.oneOf ?? schema.anyOf;
   if (name) {
     span.append(Object.assign(document.createElement("a"), { href: `#type-${name}`, textContent: name }));
-  } else if (schema.oneOf) {
-    schema.oneOf.forEach((option, i) => span.append(...(i ? [" or "] : []), typeOf(option)));
+  } else if (options) {
+    options.forEach((option, i) => span.append(...(i ? [" or "] : []), typeOf(option)));
   } else if (schema.enum) {
     span.append(schema.enum.map((v) => JSON.stringify(v)).join(" | "));
   } else if (schema.type === "array") {
@@ -114,7 +115,7 @@ function typeSection(name, schema) {
     line.append(typeOf(base), ", and:");
     section.append(line);
   }
-  if (schema.oneOf) {
+  if (schema.oneOf && !schema.properties) {
     const line = element("p", "One of: ");
     line.append(typeOf(schema));
     section.append(line);

@@ -67,7 +67,7 @@ WARM_IMPORTS = (
     "numpy",
     "PIL.Image",
     "pyspng",
-    "orjson",
+    "msgspec",
     "anyio.to_thread",
     "anyio._backends._asyncio",
     "email.parser",
