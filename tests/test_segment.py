@@ -30,7 +30,7 @@ WIDE = (840, 280)
 def read(settings) -> Callable[[Image.Image], list[dict]]:
     """Number mode as the server reads a drawing: each digit's answer, left to right."""
     model = DigitModel.load(settings.model_path)
-    return lambda image: read_number(image, model.predict, "test")["digits"]
+    return lambda image: read_number(image, model.predict, "test").digits
 
 
 def ink_of(image: Image.Image) -> np.ndarray:
@@ -143,7 +143,7 @@ def test_touching_digits_are_split(read):
     """Three zeros whose rings touch are one blob of ink, and three digits."""
     digits = read(rings([(200, 140), (310, 140), (420, 140)], radius=80, pen=14))
     assert len(digits) == 3
-    centres = [(d["box"][0] + d["box"][2]) / 2 for d in digits]
+    centres = [(d.box[0] + d.box[2]) / 2 for d in digits]
     assert centres == sorted(centres)
     for centre, expected in zip(centres, (200, 310, 420), strict=True):
         assert abs(centre - expected) < 30
@@ -186,7 +186,7 @@ def test_digits_read_left_to_right_whatever_their_baseline(read):
     for i, (label, top, height) in enumerate([(3, 150, 120), (1, 10, 200), (4, 90, 100)]):
         style = next(iter(TEMPLATES[label]))
         strokes += glyph_at(label, style, 80 + 250 * i, top, height, rng)
-    boxes = [d["box"] for d in read(draw(strokes))]
+    boxes = [d.box for d in read(draw(strokes))]
     assert len(boxes) == 3
     assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
     assert boxes[1][1] < 20  # the tall 1 starts near the top
@@ -201,7 +201,7 @@ def test_boxes_are_in_the_original_pictures_pixels(read):
     assert len(digits) == 2
     mask = np.asarray(image) < 128
     for digit, x in zip(digits, (400, 1200), strict=True):
-        x0, y0, x1, y1 = digit["box"]
+        x0, y0, x1, y1 = digit.box
         cols = np.flatnonzero(mask[:, x - 200 : x + 200].any(axis=0)) + x - 200
         rows = np.flatnonzero(mask[:, x - 200 : x + 200].any(axis=1))
         assert abs(x0 - cols[0]) <= scale + 1 and abs(x1 - (cols[-1] + 1)) <= scale + 1
