@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# Path to a local mnist.npz; empty means download it (needs internet).
+# Path to another mnist.npz; empty means $MNIST_PATH, else the committed datasets/mnist.npz.
 MNIST  ?=
 OUT    ?= artifacts
 # Where `make finetune` reads the users' feedback: the server's SQLite file, an export

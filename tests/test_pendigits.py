@@ -90,6 +90,26 @@ def test_the_environment_variable_is_used(tmp_path, monkeypatch):
     assert pendigits.resolve_path() == tmp_path / "elsewhere.tra"
 
 
+def test_without_a_path_the_committed_copy_is_used(monkeypatch):
+    monkeypatch.delenv(pendigits.PENDIGITS_ENV, raising=False)
+    assert pendigits.resolve_path() == pendigits.COMMITTED_COPY
+
+
+def test_a_damaged_compressed_copy_is_refused(tmp_path):
+    damaged = tmp_path / "pendigits-orig.tra.xz"
+    damaged.write_bytes(pendigits.COMMITTED_COPY.read_bytes()[:50_000])
+    with pytest.raises(PendigitsError, match=r"not a readable \.xz file"):
+        pendigits.load(damaged)
+
+
+def test_the_published_uncompressed_file_is_read_too(tmp_path):
+    """A copy of the file as UCI publishes it (PENDIGITS_PATH) gives the same digits."""
+    plain = tmp_path / "pendigits-orig.tra"
+    plain.write_bytes(pendigits.read_bytes(pendigits.COMMITTED_COPY))
+    assert pendigits.read_bytes(plain) == pendigits.read_bytes(pendigits.COMMITTED_COPY)
+    assert len(pendigits.load(plain)) == pendigits.EXPECTED_DIGITS
+
+
 @pytest.fixture(scope="module")
 def real_digits() -> list[pendigits.PenDigit]:
     try:
