@@ -15,10 +15,15 @@ from tests import tiers
 REQUEST_ID = "test-request"
 
 
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its tier (tests/tiers.py), so that `-m` can choose a tier."""
     tiers.mark(items)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that needs a Debian package this machine lacks fails at once, saying which."""
+    if reason := tiers.missing_debian_package(marker.name for marker in item.iter_markers()):
+        pytest.fail(reason, pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,14 @@
 it is in, or its name. The markers are described in pyproject.toml; tests/conftest.py applies
 them and tests/test_tiers.py checks that every name below still exists."""
 
+import functools
+import glob
+from collections.abc import Iterable
+from pathlib import Path
+
 import pytest
+
+DEBIAN_PACKAGES = Path(__file__).resolve().parents[1] / ".ci" / "debian-packages"
 
 BROWSER_FIXTURES = {"playwright", "browser", "page"}
 """A test that uses any of these drives Chromium, whatever module it is in."""
@@ -51,3 +58,28 @@ def mark(items: list[pytest.Item]) -> None:
         module, name = item.path.stem, getattr(item, "originalname", item.name)
         for tier in {TIERS.get(module), TIERS.get(f"{module}::{name}")} - {None}:
             item.add_marker(tier)
+
+
+@functools.cache
+def debian_needs() -> dict[str, list[tuple[str, str]]]:
+    """What each marker needs from Debian, from .ci/debian-packages: (package, file glob)."""
+    needs: dict[str, list[tuple[str, str]]] = {}
+    for line in DEBIAN_PACKAGES.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            package, pattern, need = line.split()
+            needs.setdefault(need, []).append((package, pattern))
+    return needs
+
+
+def missing_debian_package(
+    markers: Iterable[str], needs: dict[str, list[tuple[str, str]]] | None = None
+) -> str | None:
+    """One line saying what to install, when a package these markers need is not installed."""
+    for marker in markers:
+        for package, pattern in (needs or debian_needs()).get(marker, []):
+            if not glob.glob(pattern):
+                return (
+                    f"{marker} tests need Debian's {package} ({pattern} is missing): "
+                    f"apt-get install {package}, or `sudo make debian-deps` for all of them"
+                )
+    return None

@@ -81,7 +81,9 @@ def load(path: str | os.PathLike | None = None) -> Mnist:
             f"{file} lacks the array {exc}; expected x_train, y_train, x_test, y_test"
         ) from exc
     except Exception as exc:  # zip, pickle and format errors all mean the same to the user
-        raise DataError(f"{file} is not a readable .npz archive ({exc}); replace it with a good copy") from exc
+        raise DataError(
+            f"{file} is not a readable .npz archive ({exc}); replace it with a good copy"
+        ) from exc
     for split, count in EXPECTED_COUNTS.items():
         validate_split(arrays[split], arrays["y" + split[1:]], count, f"{file}: {split[2:]}")
     return Mnist(**arrays, source=str(file), sha256=sha256_of(file))

@@ -90,7 +90,9 @@ def read_bytes(file: Path) -> bytes:
     try:
         return lzma.decompress(file.read_bytes())
     except lzma.LZMAError as exc:
-        raise PendigitsError(f"{file} is not a readable .xz file ({exc}): not the original") from exc
+        raise PendigitsError(
+            f"{file} is not a readable .xz file ({exc}): not the original"
+        ) from exc
 
 
 def parse(lines: Iterable[str]) -> list[PenDigit]:
