@@ -27,7 +27,9 @@ from recognizer.preprocess import canvas_to_input
 from training.canvas import CANVAS_SIZE, Stroke, render_strokes
 
 PENDIGITS_ENV = "PENDIGITS_PATH"
-COMMITTED_COPY = Path(__file__).resolve().parents[1] / "datasets" / "pendigits-orig.tra.xz"
+FILE_NAME = "pendigits-orig.tra"
+"""The published file's name, which the model card records with its sha256."""
+COMMITTED_COPY = Path(__file__).resolve().parents[1] / "datasets" / f"{FILE_NAME}.xz"
 """The copy committed with the code (xz-compressed; datasets/README.md gives the credit), used
 when neither --pendigits nor the variable is set."""
 
