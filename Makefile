@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# Path to a local mnist.npz; empty means download it (needs internet).
+# Path to another mnist.npz; empty means $MNIST_PATH, else the committed datasets/mnist.npz.
 MNIST  ?=
 OUT    ?= artifacts
 # Where `make finetune` reads the users' feedback: the server's SQLite file, an export
@@ -10,7 +10,7 @@ OUT    ?= artifacts
 FEEDBACK_SOURCE ?= data/feedback.sqlite3
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test lint format train-export evaluate finetune bench image image-test clean
+.PHONY: help serve test test-fast debian-deps lint format train-export evaluate finetune bench image image-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,15 +32,26 @@ $(VENV)/.stamp-lint: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[lint]"
 	touch $@
 
+# The fast tier runs without the train extra (no TensorFlow): a quick first install.
+$(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[serve,dev]"
+	touch $@ $(VENV)/.stamp-serve $(VENV)/.stamp-lint
+
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[train,dev]"
-	touch $@ $(VENV)/.stamp-train $(VENV)/.stamp-serve $(VENV)/.stamp-lint
+	touch $@ $(VENV)/.stamp-test $(VENV)/.stamp-train $(VENV)/.stamp-serve $(VENV)/.stamp-lint
 
 serve: $(VENV)/.stamp-serve ## run the app on the committed model (http://127.0.0.1:8000)
 	$(BIN)/python -m serving
 
-test: $(VENV)/.stamp-dev ## run the whole test suite (needs /usr/bin/chromium for the browser tests)
+test: $(VENV)/.stamp-dev ## the whole suite (needs Debian's chromium and postgresql: make debian-deps)
 	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.stamp-test ## unit and API tests: no TensorFlow, browser or database, under a minute
+	$(BIN)/python -m pytest -p tests.fast_tier
+
+debian-deps: ## install what the suite, image-test and bench need from Debian (as root)
+	bash .ci/install-debian-packages
 
 lint: $(VENV)/.stamp-lint ## ruff check and format check
 	$(BIN)/ruff check .

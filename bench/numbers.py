@@ -50,7 +50,7 @@ def time_numbers(model_path: Path, x_test: np.ndarray, y_test: np.ndarray, runs:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="mnist.npz (else $MNIST_PATH or download)")
+    parser.add_argument("--data", type=Path, help="mnist.npz (else $MNIST_PATH or datasets/)")
     parser.add_argument("--model", type=Path, default=Path("artifacts") / MODEL_FILE)
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()

@@ -1,4 +1,5 @@
-"""Fixtures shared by the serving tests: the real app, with its lifespan, on the committed model."""
+"""Fixtures shared by the serving tests (the real app, with its lifespan, on the committed model),
+and the tiers: what keeps a test out of `make test-fast`."""
 
 import base64
 from dataclasses import replace
@@ -9,8 +10,20 @@ from starlette.testclient import TestClient
 from bench.digits import canvas_pngs
 from serving.app import create_app
 from serving.settings import Settings, load_settings
+from tests import tiers
 
 REQUEST_ID = "test-request"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier (tests/tiers.py), so that `-m` can choose a tier."""
+    tiers.mark(items)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that needs a Debian package this machine lacks fails at once, saying which."""
+    if reason := tiers.missing_debian_package(marker.name for marker in item.iter_markers()):
+        pytest.fail(reason, pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,18 @@ import numpy as np
 import pytest
 
 from tests.mnist_data import mnist_path
-from training.data import DataError, load, validate_split
+from training.data import (
+    COMMITTED_PATH,
+    DataError,
+    committed_copy,
+    load,
+    resolve_path,
+    validate_split,
+)
+
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+"""Label counts for digits 0-9 of the original MNIST files (datasets/README.md)."""
 
 
 def test_real_mnist_loads_with_known_facts():
@@ -12,6 +23,34 @@ def test_real_mnist_loads_with_known_facts():
     assert data.x_train.shape == (60_000, 28, 28) and data.x_test.shape == (10_000, 28, 28)
     assert (data.y_train[0], data.y_test[0]) == (5, 7)  # original MNIST order
     assert np.bincount(data.y_test).tolist()[:3] == [980, 1135, 1032]
+
+
+def test_the_committed_copy_is_real_mnist():
+    """The repository's copy is what a fresh clone trains on: the original order and counts."""
+    data = load(committed_copy())
+    assert (data.y_train[0], data.y_test[0]) == (5, 7)
+    assert np.bincount(data.y_train).tolist() == TRAIN_COUNTS
+    assert np.bincount(data.y_test).tolist() == TEST_COUNTS
+    assert round(float(data.x_train.mean()) / 255, 6) == 0.130660
+
+
+def test_without_a_path_the_committed_copy_is_used(monkeypatch):
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    assert resolve_path() == COMMITTED_PATH
+
+
+def test_an_altered_committed_copy_is_refused(tmp_path):
+    altered = tmp_path / "mnist.npz"
+    data = bytearray(COMMITTED_PATH.read_bytes())
+    data[len(data) // 2] ^= 1  # one bit of one image's compressed pixels
+    altered.write_bytes(data)
+    with pytest.raises(DataError, match=r"has sha256 .* not the committed MNIST; restore it"):
+        committed_copy(altered)
+
+
+def test_a_missing_committed_copy_says_what_to_do(tmp_path):
+    with pytest.raises(DataError, match=r"not found: .*restore datasets/ from git"):
+        committed_copy(tmp_path / "mnist.npz")
 
 
 def test_missing_file_says_what_to_do(tmp_path):

@@ -1,6 +1,7 @@
 """The real pen trajectories: parsed as recorded, drawn right way up, held-out writers kept out,
 and a missing or altered file stops training with one clear line."""
 
+import hashlib
 import subprocess
 import sys
 
@@ -88,6 +89,28 @@ def test_an_altered_file_is_refused(tmp_path):
 def test_the_environment_variable_is_used(tmp_path, monkeypatch):
     monkeypatch.setenv(pendigits.PENDIGITS_ENV, str(tmp_path / "elsewhere.tra"))
     assert pendigits.resolve_path() == tmp_path / "elsewhere.tra"
+
+
+def test_without_a_path_the_committed_copy_is_used(monkeypatch):
+    monkeypatch.delenv(pendigits.PENDIGITS_ENV, raising=False)
+    assert pendigits.resolve_path() == pendigits.COMMITTED_COPY
+
+
+def test_a_damaged_compressed_copy_is_refused(tmp_path):
+    damaged = tmp_path / "pendigits-orig.tra.xz"
+    damaged.write_bytes(pendigits.COMMITTED_COPY.read_bytes()[:50_000])
+    with pytest.raises(PendigitsError, match=r"not a readable \.xz file"):
+        pendigits.load(damaged)
+
+
+def test_the_committed_copy_is_the_published_file_compressed(tmp_path):
+    """Uncompressed, the committed copy is byte for byte the file as UCI publishes it, which
+    PENDIGITS_PATH may name as it is."""
+    published = pendigits.read_bytes(pendigits.COMMITTED_COPY)
+    assert hashlib.sha256(published).hexdigest() == pendigits.SHA256
+    plain = tmp_path / "pendigits-orig.tra"
+    plain.write_bytes(published)
+    assert pendigits.read_bytes(plain) == published
 
 
 @pytest.fixture(scope="module")

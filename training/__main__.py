@@ -18,12 +18,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    data_help = f"local mnist.npz (default: ${MNIST_ENV}, else download the official file)"
+    data_help = f"local mnist.npz (default: ${MNIST_ENV}, else datasets/mnist.npz)"
     run = commands.add_parser("run", help="train, export to ONNX, evaluate, write artifacts")
     run.add_argument("--data", help=data_help)
     run.add_argument(
         "--pendigits",
-        help=f"pendigits-orig.tra (default: ${PENDIGITS_ENV}, else ../shared/data/pendigits/)",
+        help=f"pendigits-orig.tra[.xz] (default: ${PENDIGITS_ENV}, else datasets/)",
     )
     run.add_argument("--out", type=Path, default=Path("runs/latest"), help="output directory")
     run.add_argument("--epochs", type=int, default=DEFAULTS.epochs)

@@ -1,4 +1,4 @@
-"""Load MNIST from a local file or the official mirror, and refuse anything that is not MNIST.
+"""Load MNIST from the repository's copy or a local file, and refuse anything that is not MNIST.
 
 A wrong or damaged file must stop the run with a message that says what to do, never
 train on something else: a model trained on bad data looks fine until a user draws on it.
@@ -6,7 +6,6 @@ train on something else: a model trained on bad data looks fine until a user dra
 
 import hashlib
 import os
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +13,11 @@ import numpy as np
 
 from recognizer.contract import DIGIT_CLASSES, IMAGE_SIZE
 
-MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
-MNIST_URL_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 MNIST_ENV = "MNIST_PATH"
-CACHE_PATH = Path.home() / ".cache" / "number-visualizer" / "mnist.npz"
+COMMITTED_PATH = Path(__file__).resolve().parents[1] / "datasets" / "mnist.npz"
+"""The copy committed with the code (datasets/README.md gives its source and licence), so that
+a fresh clone trains and tests offline."""
+COMMITTED_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 EXPECTED_COUNTS = {"x_train": 60_000, "x_test": 10_000}
 
 
@@ -35,32 +35,29 @@ class Mnist:
     sha256: str
 
 
-def resolve_path(path: str | os.PathLike | None) -> Path:
-    """The flag wins over the environment; with neither, download (and cache) the real file."""
+def resolve_path(path: str | os.PathLike | None = None) -> Path:
+    """The flag wins over the environment; with neither, the repository's checked copy."""
     chosen = path or os.environ.get(MNIST_ENV)
     if chosen:
         return Path(chosen).expanduser()
-    return download()
+    return committed_copy()
 
 
-def download(url: str = MNIST_URL, target: Path = CACHE_PATH) -> Path:
-    """Fetch MNIST once, checking the published checksum."""
-    if target.exists() and sha256_of(target) == MNIST_URL_SHA256:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".part")
-    try:
-        urllib.request.urlretrieve(url, partial)
-    except OSError as exc:
+def committed_copy(file: Path = COMMITTED_PATH) -> Path:
+    """The repository's MNIST, after checking that it is the committed file, byte for byte:
+    a damaged checkout (or a Git LFS pointer in its place) must stop the run, not train."""
+    if not file.is_file():
         raise DataError(
-            f"could not download MNIST from {url} ({exc}); "
-            f"pass a local copy with --data PATH or {MNIST_ENV}=PATH"
-        ) from exc
-    if sha256_of(partial) != MNIST_URL_SHA256:
-        partial.unlink()
-        raise DataError(f"the download from {url} has the wrong checksum; try again")
-    partial.replace(target)
-    return target
+            f"MNIST file not found: {file}; restore datasets/ from git, "
+            f"or pass --data PATH or set {MNIST_ENV}"
+        )
+    digest = sha256_of(file)
+    if digest != COMMITTED_SHA256:
+        raise DataError(
+            f"{file} has sha256 {digest}, expected {COMMITTED_SHA256}: not the committed MNIST; "
+            f"restore it with `git checkout -- datasets/mnist.npz`"
+        )
+    return file
 
 
 def sha256_of(path: Path) -> str:
@@ -84,7 +81,9 @@ def load(path: str | os.PathLike | None = None) -> Mnist:
             f"{file} lacks the array {exc}; expected x_train, y_train, x_test, y_test"
         ) from exc
     except Exception as exc:  # zip, pickle and format errors all mean the same to the user
-        raise DataError(f"{file} is not a readable .npz archive ({exc}); re-download it") from exc
+        raise DataError(
+            f"{file} is not a readable .npz archive ({exc}); replace it with a good copy"
+        ) from exc
     for split, count in EXPECTED_COUNTS.items():
         validate_split(arrays[split], arrays["y" + split[1:]], count, f"{file}: {split[2:]}")
     return Mnist(**arrays, source=str(file), sha256=sha256_of(file))

@@ -261,7 +261,7 @@ def main() -> None:
     from training.data import load
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--data", type=Path, help="mnist.npz (else $MNIST_PATH or download)")
+    parser.add_argument("--data", type=Path, help="mnist.npz (else $MNIST_PATH or datasets/)")
     parser.add_argument("--model", type=Path, default=Path("artifacts") / MODEL_FILE)
     parser.add_argument("--per-cell", type=int, default=PER_CELL)
     parser.add_argument("--gaps", nargs="+", choices=GAP_KINDS, default=GAP_KINDS)

@@ -14,6 +14,7 @@ hands it has not seen. A missing or altered file stops the run: there is no fall
 """
 
 import hashlib
+import lzma
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,12 +27,14 @@ from recognizer.preprocess import canvas_to_input
 from training.canvas import CANVAS_SIZE, Stroke, render_strokes
 
 PENDIGITS_ENV = "PENDIGITS_PATH"
-SHARED_COPY = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "pendigits" / "pendigits-orig.tra"
-)
-"""The workspace's copy beside the clone, used when neither --pendigits nor the variable is set."""
+FILE_NAME = "pendigits-orig.tra"
+"""The published file's name, which the model card records with its sha256."""
+COMMITTED_COPY = Path(__file__).resolve().parents[1] / "datasets" / f"{FILE_NAME}.xz"
+"""The copy committed with the code (xz-compressed; datasets/README.md gives the credit), used
+when neither --pendigits nor the variable is set."""
 
 SHA256 = "a66225d68d7d68591e62944df1ad33b3f5aa608e2df2505844b41f5568a80da4"
+"""Of the published file's bytes, uncompressed."""
 EXPECTED_DIGITS = 7_494
 WRITERS = range(1, 31)
 HELD_OUT_WRITERS = (5, 17, 29)
@@ -59,9 +62,9 @@ class PenDigit:
 
 
 def resolve_path(path: str | os.PathLike | None = None) -> Path:
-    """The flag wins over $PENDIGITS_PATH, which wins over the shared copy beside the clone."""
+    """The flag wins over $PENDIGITS_PATH, which wins over the repository's copy."""
     chosen = path or os.environ.get(PENDIGITS_ENV)
-    return Path(chosen).expanduser() if chosen else SHARED_COPY
+    return Path(chosen).expanduser() if chosen else COMMITTED_COPY
 
 
 def load(path: str | os.PathLike | None = None) -> list[PenDigit]:
@@ -70,9 +73,9 @@ def load(path: str | os.PathLike | None = None) -> list[PenDigit]:
     if not file.is_file():
         raise PendigitsError(
             f"pen-trajectory file not found: {file}; pass --pendigits PATH or set "
-            f"{PENDIGITS_ENV}=PATH (pendigits-orig.tra, UCI, CC BY 4.0)"
+            f"{PENDIGITS_ENV}=PATH (pendigits-orig.tra or .tra.xz, UCI, CC BY 4.0)"
         )
-    data = file.read_bytes()
+    data = read_bytes(file)
     digest = hashlib.sha256(data).hexdigest()
     if digest != SHA256:
         raise PendigitsError(f"{file} has sha256 {digest}, expected {SHA256}: not the original")
@@ -80,6 +83,18 @@ def load(path: str | os.PathLike | None = None) -> list[PenDigit]:
     if len(digits) != EXPECTED_DIGITS:
         raise PendigitsError(f"{file} holds {len(digits)} digits, expected {EXPECTED_DIGITS}")
     return digits
+
+
+def read_bytes(file: Path) -> bytes:
+    """The file's bytes, decompressed when it is the committed .xz copy."""
+    if file.suffix != ".xz":
+        return file.read_bytes()
+    try:
+        return lzma.decompress(file.read_bytes())
+    except lzma.LZMAError as exc:
+        raise PendigitsError(
+            f"{file} is not a readable .xz file ({exc}): not the original"
+        ) from exc
 
 
 def parse(lines: Iterable[str]) -> list[PenDigit]:

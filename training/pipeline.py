@@ -114,7 +114,7 @@ def run(
 def pen_card_entry(examples: int, train_examples: int) -> dict:
     """What the card says of the real pen-written digits: source, licence, credit, share."""
     return {
-        "file": pendigits.SHARED_COPY.name,
+        "file": pendigits.FILE_NAME,
         "sha256": pendigits.SHA256,
         "licence": pendigits.LICENCE,
         "credit": pendigits.CREDIT,
