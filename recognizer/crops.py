@@ -23,7 +23,9 @@ class DigitCrop:
     """One digit's ink, everything else blanked, and where it is in the picture."""
 
     ink: np.ndarray
-    """The digit's ink (0..1) within `box`, at the resolution of the layout's ink."""
+    """The digit's ink within `box`, cropped to it: the layout's ink (as
+    recognizer.preprocess.ink_window gives it, ready for fit_and_centre), with everything
+    that is not the digit's blanked."""
     box: tuple[int, int, int, int]
     """x0, y0, x1, y1 (x1, y1 exclusive) in the pixels of the original image."""
 
@@ -102,7 +104,7 @@ def _finish(drawing: Layout, piece: Piece, region: np.ndarray, left: int) -> Dig
         int(np.ceil((x0 + digit.shape[1]) * scale)),
         int(np.ceil((y0 + digit.shape[0]) * scale)),
     )
-    return DigitCrop(digit.astype(np.float32, copy=False), box)
+    return DigitCrop(digit, box)
 
 
 def _drop_scraps(regions: list[np.ndarray]) -> list[np.ndarray]:
