@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recognizer.cuts import Cut
-from recognizer.pieces import Layout, Piece, label_runs, piece_mask
+from recognizer.pieces import Layout, Piece, label_runs, paint, piece_mask
 from recognizer.preprocess import INK_THRESHOLD
 
 SCRAP = 0.12
@@ -23,7 +23,9 @@ class DigitCrop:
     """One digit's ink, everything else blanked, and where it is in the picture."""
 
     ink: np.ndarray
-    """The digit's ink (0..1) within `box`, at the resolution of the layout's ink."""
+    """The digit's ink within `box`, cropped to it: the layout's ink (as
+    recognizer.preprocess.ink_window gives it, ready for fit_and_centre), with everything
+    that is not the digit's blanked."""
     box: tuple[int, int, int, int]
     """x0, y0, x1, y1 (x1, y1 exclusive) in the pixels of the original image."""
 
@@ -102,7 +104,7 @@ def _finish(drawing: Layout, piece: Piece, region: np.ndarray, left: int) -> Dig
         int(np.ceil((x0 + digit.shape[1]) * scale)),
         int(np.ceil((y0 + digit.shape[0]) * scale)),
     )
-    return DigitCrop(digit.astype(np.float32, copy=False), box)
+    return DigitCrop(digit, box)
 
 
 def _drop_scraps(regions: list[np.ndarray]) -> list[np.ndarray]:
@@ -118,7 +120,7 @@ def _drop_scraps(regions: list[np.ndarray]) -> list[np.ndarray]:
     side_by_side = np.zeros((rows, int(widths.sum())), dtype=bool)
     for region, first in zip(regions, firsts, strict=True):
         side_by_side[: region.shape[0], first : first + region.shape[1]] = region
-    labels, label, _, starts, ends = label_runs(side_by_side)
+    label, run_rows, starts, ends = label_runs(side_by_side)
     if label.size == 0:
         return regions
     part = np.searchsorted(firsts, starts, side="right") - 1
@@ -128,8 +130,14 @@ def _drop_scraps(regions: list[np.ndarray]) -> list[np.ndarray]:
     owner = np.zeros(len(mass), dtype=np.int64)
     owner[label] = part
     keep = mass >= SCRAP * part_mass[owner]
-    keep[0] = False
-    kept = keep[labels]
+    kept_runs = keep[label]
+    kept = paint(
+        side_by_side.shape,
+        run_rows[kept_runs],
+        starts[kept_runs],
+        ends[kept_runs],
+        np.ones(int(kept_runs.sum()), dtype=bool),
+    )
     return [
         kept[: region.shape[0], first : first + region.shape[1]]
         for region, first in zip(regions, firsts, strict=True)

@@ -1,7 +1,7 @@
 """Number mode: a drawing of several digits to one answer for the whole number.
 
 The drawing is split into candidate digits by recognizer.lattice; each digit's ink goes through the
-same preprocessing as a single drawing (normalize_digit), and all of them through the
+same preprocessing as a single drawing (fit_and_centre), and all of them through the
 model together. A number is claimed only when every part of the best reading is a
 confident digit: a part the model does not accept is answered as in single-digit mode
 (`"digit": null` with a reason), and the number is then not claimed, with the reason
@@ -23,7 +23,7 @@ from recognizer.crops import DigitCrop
 from recognizer.cuts import finely_cut, may_hold_two
 from recognizer.lattice import Reading, best_path, lattice, path_share
 from recognizer.pieces import Layout, TooManyParts, layout, reduction
-from recognizer.preprocess import Picture, grey_levels, ink_window, normalize_digit
+from recognizer.preprocess import Picture, fit_and_centre, grey_levels, ink_window
 
 DIGIT_WEIGHT = 6.0
 """Weight of the model's belief that a part is one digit in its score (see reading_scores)."""
@@ -118,7 +118,7 @@ def _prepared(
         if key in inputs:
             prepared.append(inputs[key])
             continue
-        image = normalize_digit(crop.ink)
+        image = fit_and_centre(crop.ink)
         prepared.append(np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32) if image is None else image)
     return NumberParts(reading, prepared, drawing), known
 

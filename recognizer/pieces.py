@@ -206,7 +206,8 @@ def _reduce(ink: np.ndarray, factor: int) -> np.ndarray:
 
 def components(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
     """8-connected components: a label image (0 = background) and one piece per label."""
-    labels_image, label, run_rows, starts, ends = label_runs(mask)
+    label, run_rows, starts, ends = label_runs(mask)
+    labels_image = paint(mask.shape, run_rows, starts, ends, label.astype(np.int32))
     if label.size == 0:
         return labels_image, []
     height, width = mask.shape
@@ -228,22 +229,37 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
 
 
 def label_runs(mask: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The label image, and each run of ink's label, row, start and end (exclusive)."""
-    height, width = mask.shape
-    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
-    run_rows, starts = np.nonzero(edges == 1)
-    ends = np.nonzero(edges == -1)[1]  # row-major order pairs them with the starts
-    labels_image = np.zeros((height, width), dtype=np.int32)
+    """Each run of ink's label (one per 8-connected component, from 1), row, start and end
+    (exclusive), row by row."""
+    width = mask.shape[1]
+    # Each row between two columns of paper, all rows end to end: every change from paper
+    # to ink starts a run and the next change ends it, in one pass over the mask.
+    flat = np.pad(mask, ((0, 0), (1, 1))).ravel()
+    changes = np.flatnonzero(flat[1:] != flat[:-1])
+    run_rows = changes[0::2] // (width + 2)
+    starts = changes[0::2] - run_rows * (width + 2)
+    ends = changes[1::2] - run_rows * (width + 2)
     if starts.size == 0:
-        return labels_image, starts, run_rows, starts, ends
+        return starts, run_rows, starts, ends
     root = _union_runs(run_rows, starts, ends, width + 2)
     _, label = np.unique(root, return_inverse=True)
-    label = label.ravel() + 1
+    return label.ravel() + 1, run_rows, starts, ends
+
+
+def paint(
+    shape: tuple[int, int],
+    rows: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    values: np.ndarray,
+) -> np.ndarray:
+    """An image of `shape` with each run (row, start, end) filled with its value, 0 elsewhere."""
+    image = np.zeros(shape, dtype=values.dtype)
     lengths = ends - starts
     offsets = np.cumsum(lengths) - lengths
-    flat = np.repeat(run_rows * width + starts - offsets, lengths) + np.arange(lengths.sum())
-    labels_image.ravel()[flat] = np.repeat(label, lengths)
-    return labels_image, label, run_rows, starts, ends
+    flat = np.repeat(rows * shape[1] + starts - offsets, lengths) + np.arange(lengths.sum())
+    image.ravel()[flat] = np.repeat(values, lengths)
+    return image
 
 
 def _union_runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, stride: int) -> np.ndarray:

@@ -128,7 +128,7 @@ def canvas_to_input(picture: Picture) -> np.ndarray | None:
         return None
     box = grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     # float64 holding the float32 strengths: the Lanczos products take it without a copy.
-    return _fit_and_centre(np.take(_wide_strength(light_paper, paper), box))
+    return fit_and_centre(np.take(_wide_strength(light_paper, paper), box))
 
 
 def ink_image(picture: Picture) -> np.ndarray:
@@ -143,41 +143,30 @@ def ink_image(picture: Picture) -> np.ndarray:
 
 
 def ink_window(grey: np.ndarray, block: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """ink_image's values for only the rows and columns of `grey` (grey_levels) that hold
-    ink, widened to whole `block`-sized blocks from the picture's corner, and where that
-    window starts (row, column); an empty array for a blank picture.
+    """The ink strength of only the rows and columns of `grey` (grey_levels) that hold ink,
+    widened to whole `block`-sized blocks from the picture's corner, and where that window
+    starts (row, column); an empty array for a blank picture. The strength is step 3's:
+    ink weaker than INK_THRESHOLD is paper, and it comes as float64 holding the float32
+    values, so that each digit cut from it is ready for fit_and_centre without a copy.
 
     Number mode segments block-reduced ink (recognizer.pieces): given the same blocks, the
     window gives the pieces the whole picture gives, and a number fills about half of the
     page's wide pad, so the work after decoding is halved.
     """
     light_paper, paper = _paper(grey)
-    strength = _strength_of_levels(light_paper, paper, thresholded=False)
+    strength = _wide_strength(light_paper, paper)
     inked = strength >= INK_THRESHOLD
     # Strength grows towards one end of the levels (the dark one on light paper): a row or
     # column holds ink where its most extreme level is ink.
     extreme = np.min if light_paper else np.max
     rows = np.flatnonzero(inked[extreme(grey, axis=1)])
     if rows.size == 0:
-        return np.zeros((0, 0), np.float32), (0, 0)
+        return np.zeros((0, 0)), (0, 0)
     cols = np.flatnonzero(inked[extreme(grey, axis=0)])
     top, left = rows[0] // block * block, cols[0] // block * block
     bottom = min(-(-(rows[-1] + 1) // block) * block, grey.shape[0])
     right = min(-(-(cols[-1] + 1) // block) * block, grey.shape[1])
     return np.take(strength, grey[top:bottom, left:right]), (int(top), int(left))
-
-
-def normalize_digit(ink: np.ndarray) -> np.ndarray | None:
-    """Crop to the ink, fit the longer side to 20 px and centre by mass in 28x28.
-
-    Returns None when there is no ink at all: a blank canvas has no digit to guess.
-    """
-    ink = np.where(ink >= INK_THRESHOLD, ink, 0.0).astype(np.float32, copy=False)
-    rows = np.flatnonzero(ink.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(ink.any(axis=0))
-    return _fit_and_centre(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
 
 
 def grey_levels(picture: Picture) -> np.ndarray:
@@ -298,8 +287,10 @@ def _wide_strength(light_paper: bool, paper: float) -> np.ndarray:
     return wide
 
 
-def _fit_and_centre(digit: np.ndarray) -> np.ndarray | None:
-    """Step 4: the cropped ink (float32 values) fitted into DIGIT_BOX, centred by mass in 28x28."""
+def fit_and_centre(digit: np.ndarray) -> np.ndarray | None:
+    """Step 4: ink already thresholded and cropped to its box (float32 values, or float64
+    holding them: no copy) fitted into DIGIT_BOX and centred by mass in 28x28; None if it
+    holds no ink. Number mode's digits come so from recognizer.crops."""
     height, width = digit.shape
     scale = DIGIT_BOX / max(height, width)
     fitted = lanczos_resize(digit, max(1, round(width * scale)), max(1, round(height * scale)))

@@ -364,6 +364,7 @@ def whole_picture_reading(picture) -> list[tuple]:
 
     width = picture.shape[1] if isinstance(picture, np.ndarray) else picture.width
     ink = ink_image(picture)
+    ink = np.where(ink >= INK_THRESHOLD, ink, 0.0).astype(np.float64)  # as ink_window gives it
     reading = lattice(layout(ink, width / grey_levels(picture).shape[1]), None)
     return [(crop.box, crop.ink.tobytes()) for crop in reading.crops]
 
