@@ -61,8 +61,10 @@ format: $(VENV)/.stamp-lint ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Writing into artifacts/ also renders docs/model.md from the new card (tests/test_model_doc.py).
 train-export: $(VENV)/.stamp-train ## train, export to ONNX, evaluate, write artifacts/ (MNIST=path/to/mnist.npz)
 	$(BIN)/python -m training run $(if $(MNIST),--data $(MNIST)) --out $(OUT)
+	$(if $(filter artifacts,$(OUT)),$(BIN)/python -m training.model_doc)
 
 evaluate: $(VENV)/.stamp-train ## re-evaluate the committed model and check the model card's figures
 	$(BIN)/python -m training evaluate $(if $(MNIST),--data $(MNIST)) --model-dir $(OUT) --check
