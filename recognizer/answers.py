@@ -23,7 +23,7 @@ from recognizer.contract import (
     NOT_A_DIGIT,
     NOT_A_DIGIT_THRESHOLD,
 )
-from recognizer.preprocess import median_in_place
+from recognizer.preprocess import ink_runs, median_in_place
 
 MESSAGES: dict[str, str] = {
     "blank": "No ink found: draw a digit.",
@@ -173,16 +173,9 @@ def is_blob(image: np.ndarray) -> bool:
 
 
 def _median_run(ink: np.ndarray) -> float:
-    """The median length of the horizontal runs of ink, as np.median gives it.
-
-    Every row gets a column of paper on each side and the rows are laid end to end, so
-    one diff finds every run and no run joins the next row's.
-    """
-    rows, cols = ink.shape
-    padded = np.zeros((rows, cols + 2), dtype=np.int8)
-    padded[:, 1:-1] = ink
-    edges = np.diff(padded.ravel())
-    return median_in_place(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1))
+    """The median length of the horizontal runs of ink, as np.median gives it."""
+    _, starts, ends = ink_runs(ink)
+    return median_in_place(ends - starts)
 
 
 def _read(probabilities: np.ndarray | None, reason: str | None) -> dict:

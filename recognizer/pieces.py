@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recognizer.preprocess import INK_THRESHOLD
+from recognizer.preprocess import INK_THRESHOLD, ink_runs
 
 LABEL_ROWS = 140
 """The ink mask is reduced (by a whole factor, keeping any ink) to about this many rows."""
@@ -231,17 +231,10 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
 def label_runs(mask: np.ndarray) -> tuple[np.ndarray, ...]:
     """Each run of ink's label (one per 8-connected component, from 1), row, start and end
     (exclusive), row by row."""
-    width = mask.shape[1]
-    # Each row between two columns of paper, all rows end to end: every change from paper
-    # to ink starts a run and the next change ends it, in one pass over the mask.
-    flat = np.pad(mask, ((0, 0), (1, 1))).ravel()
-    changes = np.flatnonzero(flat[1:] != flat[:-1])
-    run_rows = changes[0::2] // (width + 2)
-    starts = changes[0::2] - run_rows * (width + 2)
-    ends = changes[1::2] - run_rows * (width + 2)
+    run_rows, starts, ends = ink_runs(mask)
     if starts.size == 0:
         return starts, run_rows, starts, ends
-    root = _union_runs(run_rows, starts, ends, width + 2)
+    root = _union_runs(run_rows, starts, ends, mask.shape[1] + 2)
     _, label = np.unique(root, return_inverse=True)
     return label.ravel() + 1, run_rows, starts, ends
 
