@@ -63,17 +63,12 @@ class PostgresStore:
     def _transaction(self) -> Iterator["psycopg.Cursor"]:
         """A cursor inside one transaction, committed when the block ends without error."""
         connection = self._borrow()
-        try:
-            with connection.transaction(), connection.cursor() as cursor:
-                yield cursor
-        except psycopg.Error as exc:
-            connection.close()
-            raise StoreError(
-                redact(f"the feedback database failed: {exc}".splitlines()[0])
-            ) from exc
-        except BaseException:
-            connection.close()
-            raise
+        with (
+            _closed_on_failure(connection, "the feedback database failed"),
+            connection.transaction(),
+            connection.cursor() as cursor,
+        ):
+            yield cursor
         self._idle.put(connection)
 
     def _borrow(self) -> "psycopg.Connection":
@@ -153,15 +148,23 @@ def _alive(connection: "psycopg.Connection") -> bool:
 
 def _create_schema(connection: "psycopg.Connection") -> None:
     """Create the tables once, whichever replica gets there first."""
+    with (
+        _closed_on_failure(connection, "cannot create the feedback tables"),
+        connection.transaction(),
+    ):
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        create_schema(connection.execute, "%s", SCHEMA)
+
+
+@contextmanager
+def _closed_on_failure(connection: "psycopg.Connection", what: str) -> Iterator[None]:
+    """Close `connection` if the block fails, so that it is never used again; a driver's
+    error becomes a StoreError saying `what`, on one line, with its secrets masked."""
     try:
-        with connection.transaction():
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            create_schema(connection.execute, "%s", SCHEMA)
+        yield
     except psycopg.Error as exc:
         connection.close()
-        raise StoreError(
-            redact(f"cannot create the feedback tables: {exc}".splitlines()[0])
-        ) from exc
-    except StoreError:
+        raise StoreError(redact(f"{what}: {exc}".splitlines()[0])) from exc
+    except BaseException:
         connection.close()
         raise
