@@ -69,7 +69,7 @@ def parse_body(
 def check_mode(mode: str, where: str) -> Mode:
     """The mode, if it is one the service knows."""
     if mode not in MODES:
-        raise BadRequest(f'{where} must be "digit" or "number", not {mode[:30]!r}')
+        raise BadRequest(f"{where} must be {PredictBody.errors['mode']}, not {mode[:30]!r}")
     return mode  # type: ignore[return-value]
 
 
@@ -143,10 +143,14 @@ def prepare(images: list[bytes], max_pixels: int) -> list[tuple[Picture, np.ndar
             picture = decode_image(data, max_pixels)
             prepared.append((picture, canvas_to_input(picture)))
         except ImageError as exc:
-            if len(images) > 1:
-                exc.args = (f"images[{index}]: {exc}",)
+            exc.args = (f"{_which(index, len(images))}{exc}",)
             raise
     return prepared
+
+
+def _which(index: int, count: int) -> str:
+    """The prefix naming an image in an error's message: "images[2]: " in a batch, else none."""
+    return f"images[{index}]: " if count > 1 else ""
 
 
 def predict(
@@ -174,9 +178,8 @@ def predict(
 def _may_be_several(image: np.ndarray | None, reply: Answer) -> bool:
     """Whether a drawing deserves the full look for digits side by side (the segmentation's
     `looks_like_several_digits`, which answers "several digits" rather than "not a digit" or
-    one of them): the model refused it
-    (it refuses most rows of digits by itself), or its 28x28 input has a column with almost
-    no ink between inked ones. A normal digit is neither (1 in 2,000 canvas-drawn MNIST
+    one of them): the model refused it (it refuses most rows of digits by itself), or its
+    28x28 input has a column with almost no ink between inked ones. A normal digit is neither (1 in 2,000 canvas-drawn MNIST
     digits has such a column), so the hot path does not pay for the look."""
     if image is None:
         return False
@@ -201,7 +204,7 @@ def number_drawings(request: PredictionRequest, max_pixels: int, max_digits: int
     first half of number mode, which also tells how costly the reading will be."""
     drawings = []
     for index, data in enumerate(request.images):
-        where = f"images[{index}]: " if len(request.images) > 1 else ""
+        where = _which(index, len(request.images))
         try:
             picture = decode_image(data, max_pixels)
             drawings.append(number_layout(picture, max_digits, request.strokes))
@@ -223,8 +226,7 @@ def read_numbers(
         try:
             answers.append(number_answer(part, chunk, version, max_digits, request.include_input))
         except TooManyDigits as exc:
-            where = f"images[{index}]: " if len(drawings) > 1 else ""
-            raise BadRequest(f"{where}{exc}") from exc
+            raise BadRequest(f"{_which(index, len(drawings))}{exc}") from exc
     return answers
 
 

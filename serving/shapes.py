@@ -13,7 +13,7 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from recognizer.answers import Answer, NumberAnswer
-from recognizer.contract import IMAGE_SIZE, MAX_DIGITS_LIMIT, Mode
+from recognizer.contract import IMAGE_SIZE, MAX_DIGITS_LIMIT, MODES, Mode
 from serving.middleware import REQUEST_ID_PATTERN
 
 MAX_STROKES = 1000
@@ -102,7 +102,7 @@ class PredictBody(Struct, kw_only=True):
         "images": "a non-empty list of base64 strings",
         "images[]": "a string of base64 image data, not empty",
         "include_input": "true or false",
-        "mode": '"digit" or "number"',
+        "mode": " or ".join(f'"{mode}"' for mode in MODES),
         "strokes": f"a list of at most {MAX_STROKES} [x0, x1] pairs",
         "strokes[]": "[x0, x1], two finite numbers",
         "strokes[][]": "a finite number, the x0 or x1 of a stroke",
