@@ -8,7 +8,8 @@ confident digit: a part the model does not accept is answered as in single-digit
 "not_a_digit" and the parts to redraw, or "not_a_number" when no part is a digit. Cut
 readings compete with "this piece is not a digit" on the model's evidence (see
 reading_scores), and the number's confidence weighs its split against the other readings
-of the same ink as digits (recognizer.lattice.path_share).
+of the same ink as digits, and against each piece refused whole (_rivals and
+recognizer.lattice.path_share).
 """
 
 from collections.abc import Callable, Collection
@@ -285,12 +286,26 @@ def number_answer(
         if unread
         else _product(
             [d.confidence for d in digits],
-            path_share(parts.reading, scores, np.array([r is None for r in reasons]), path),
+            path_share(parts.reading, scores, _rivals(parts, reasons), path),
         ),
         blank=False,
         reason=reason,
         message=message,
         model_version=version,
+    )
+
+
+def _rivals(parts: NumberParts, reasons: list[str | None]) -> np.ndarray:
+    """The crops a claimed number's split competes with: every part read as a digit, and
+    each whole piece the model refuses as "not a digit". A letter whose strips read as 1s
+    is then only as sure as its strips are better digits than the letter is a non-digit;
+    a number of digits apart, each piece read whole, has no rival."""
+    whole = {(k, group.x0, group.x1) for k, group in enumerate(parts.layout.groups)}
+    return np.array(
+        [
+            reason is None or key in whole
+            for reason, key in zip(reasons, parts.reading.keys, strict=True)
+        ]
     )
 
 
