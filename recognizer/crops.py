@@ -87,10 +87,9 @@ def _finish(drawing: Layout, piece: Piece, region: np.ndarray, left: int) -> Dig
     bottom, right = top + region.shape[0] * factor, left + region.shape[1] * factor
     window = drawing.ink[top:bottom, left:right]
     if np.array_equal(region, window_labels[inside] > 0):
-        digit = window  # no other part's ink in the box: nothing to blank (the usual case)
+        digit = window  # no other part's ink in the box: nothing to blank
     else:
-        full = np.repeat(np.repeat(region, factor, axis=0), factor, axis=1)
-        digit = np.where(full[: window.shape[0], : window.shape[1]], window, 0.0)
+        digit = _blanked(window, region, factor)
     strong = digit >= INK_THRESHOLD
     ink_rows = np.flatnonzero(strong.any(axis=1))
     ink_cols = np.flatnonzero(strong.any(axis=0))
@@ -105,6 +104,20 @@ def _finish(drawing: Layout, piece: Piece, region: np.ndarray, left: int) -> Dig
         int(np.ceil((y0 + digit.shape[0]) * scale)),
     )
     return DigitCrop(digit, box)
+
+
+def _blanked(window: np.ndarray, region: np.ndarray, factor: int) -> np.ndarray:
+    """The ink of `window` where `region` (its reduced mask, a cell per factor x factor
+    block) is set, 0 elsewhere. Each row of cells is widened once and broadcast over its
+    block's rows: half the time of widening the mask both ways and np.where (the blanking
+    of nearly every part of touching digits)."""
+    rows, cols = region.shape
+    columns = np.repeat(region, factor, axis=1)
+    if window.shape != (rows * factor, cols * factor):  # the picture's edge cuts a block
+        full = np.repeat(columns, factor, axis=0)
+        return np.where(full[: window.shape[0], : window.shape[1]], window, 0.0)
+    blocks = window.reshape(rows, factor, cols * factor) * columns[:, None, :]
+    return blocks.reshape(window.shape)
 
 
 def _drop_scraps(regions: list[np.ndarray]) -> list[np.ndarray]:
