@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recognizer.cuts import Cut
-from recognizer.pieces import Layout, Piece, label_runs, paint, piece_mask
+from recognizer.pieces import Layout, Piece, component_runs, paint, piece_mask
 from recognizer.preprocess import INK_THRESHOLD
 
 SCRAP = 0.12
@@ -138,25 +138,27 @@ def _drop_scraps(regions: list[np.ndarray]) -> list[np.ndarray]:
     side_by_side = np.zeros((rows, int(widths.sum())), dtype=bool)
     for region, first in zip(regions, firsts, strict=True):
         side_by_side[: region.shape[0], first : first + region.shape[1]] = region
-    label, run_rows, starts, ends = label_runs(side_by_side)
-    if label.size == 0:
+    component, run_rows, starts, ends = component_runs(side_by_side)
+    if component.size == 0:
         return regions
     part = np.searchsorted(firsts, starts, side="right") - 1
     lengths = ends - starts
     part_mass = np.bincount(part, weights=lengths, minlength=len(regions))
-    mass = np.bincount(label, weights=lengths)
+    mass = np.bincount(component, weights=lengths)
     owner = np.zeros(len(mass), dtype=np.int64)
-    owner[label] = part
-    keep = mass >= SCRAP * part_mass[owner]
-    kept_runs = keep[label]
-    kept = paint(
+    owner[component] = part
+    scraps = (mass < SCRAP * part_mass[owner])[component]
+    if not scraps.any():
+        return regions
+    # Few runs are scraps: they are erased, rather than every kept run painted afresh.
+    side_by_side &= ~paint(
         side_by_side.shape,
-        run_rows[kept_runs],
-        starts[kept_runs],
-        ends[kept_runs],
-        np.ones(int(kept_runs.sum()), dtype=bool),
+        run_rows[scraps],
+        starts[scraps],
+        ends[scraps],
+        np.ones(int(scraps.sum()), dtype=bool),
     )
     return [
-        kept[: region.shape[0], first : first + region.shape[1]]
+        side_by_side[: region.shape[0], first : first + region.shape[1]]
         for region, first in zip(regions, firsts, strict=True)
     ]
