@@ -335,7 +335,8 @@ def _shortest_paths(steps: np.ndarray) -> np.ndarray:
 
     The totals carry a column of infinity on each side of the band, so that each row is
     four whole-array operations, none of them allocating: the cheaper neighbour plus the
-    move, or staying, plus the row's cost (a few hundred rows a number of touching digits)."""
+    move, or staying, plus the row's cost (about ninety rows for the page's pad, in each of
+    a number's one or two passes)."""
     rows, count, band = steps.shape
     padded = np.full((rows, count, band + 2), np.inf, dtype=steps.dtype)
     totals = padded[:, :, 1:-1]

@@ -241,8 +241,8 @@ def label_runs(mask: np.ndarray) -> tuple[np.ndarray, ...]:
 def component_runs(mask: np.ndarray) -> tuple[np.ndarray, ...]:
     """Each run of ink's component, as the index of the component's first run, and its row,
     start and end (exclusive), row by row: label_runs without numbering the components from
-    1, for a caller that only sums over them (the sort that numbers them is a third of the
-    labelling's time)."""
+    1, for a caller that only sums over them and need not pay for the sort that numbers
+    them."""
     run_rows, starts, ends = ink_runs(mask)
     if starts.size == 0:
         return starts, run_rows, starts, ends
