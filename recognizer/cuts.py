@@ -331,25 +331,32 @@ def _cut_paths(
 
 def _shortest_paths(steps: np.ndarray) -> np.ndarray:
     """For rows x paths x band costs, each path's band position in each row: the cheapest
-    way down, one position left or right at most per row, a move costing PATH_STEP."""
-    rows, count, _ = steps.shape
-    totals = np.empty_like(steps)
+    way down, one position left or right at most per row, a move costing PATH_STEP.
+
+    The totals carry a column of infinity on each side of the band, so that each row is
+    four whole-array operations, none of them allocating: the cheaper neighbour plus the
+    move, or staying, plus the row's cost (about ninety rows for the page's pad, in each of
+    a number's one or two passes)."""
+    rows, count, band = steps.shape
+    padded = np.full((rows, count, band + 2), np.inf, dtype=steps.dtype)
+    totals = padded[:, :, 1:-1]
     totals[0] = steps[0]
+    moved = np.empty((count, band), dtype=steps.dtype)
     for r in range(1, rows):
-        previous = totals[r - 1]
-        best = previous.copy()
-        np.minimum(best[:, 1:], previous[:, :-1] + PATH_STEP, out=best[:, 1:])
-        np.minimum(best[:, :-1], previous[:, 1:] + PATH_STEP, out=best[:, :-1])
-        np.add(best, steps[r], out=totals[r])
+        previous = padded[r - 1]
+        np.minimum(previous[:, :-2], previous[:, 2:], out=moved)
+        moved += PATH_STEP
+        np.minimum(moved, previous[:, 1:-1], out=moved)
+        np.add(moved, steps[r], out=totals[r])
     # Back from the cheapest end: each row's position is the cheapest reachable neighbour.
     at = totals[-1].argmin(axis=1)
     lanes = np.arange(count)[:, None]
     path = np.empty((rows, count), dtype=np.int64)
     path[-1] = at
-    padded = np.pad(totals, ((0, 0), (0, 0), (1, 1)), constant_values=np.inf)
     moves = np.array([PATH_STEP, 0.0, PATH_STEP], dtype=np.float32)
+    around_at = np.arange(3)
     for r in range(rows - 1, 0, -1):
-        around = padded[r - 1, lanes, at[:, None] + np.arange(3)] + moves
+        around = padded[r - 1, lanes, at[:, None] + around_at] + moves
         at = at + around.argmin(axis=1) - 1
         path[r - 1] = at
     return path

@@ -231,12 +231,22 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
 def label_runs(mask: np.ndarray) -> tuple[np.ndarray, ...]:
     """Each run of ink's label (one per 8-connected component, from 1), row, start and end
     (exclusive), row by row."""
+    root, run_rows, starts, ends = component_runs(mask)
+    if starts.size == 0:
+        return root, run_rows, starts, ends
+    _, label = np.unique(root, return_inverse=True)
+    return label.ravel() + 1, run_rows, starts, ends
+
+
+def component_runs(mask: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each run of ink's component, as the index of the component's first run, and its row,
+    start and end (exclusive), row by row: label_runs without numbering the components from
+    1, for a caller that only sums over them and need not pay for the sort that numbers
+    them."""
     run_rows, starts, ends = ink_runs(mask)
     if starts.size == 0:
         return starts, run_rows, starts, ends
-    root = _union_runs(run_rows, starts, ends, mask.shape[1] + 2)
-    _, label = np.unique(root, return_inverse=True)
-    return label.ravel() + 1, run_rows, starts, ends
+    return _union_runs(run_rows, starts, ends, mask.shape[1] + 2), run_rows, starts, ends
 
 
 def paint(

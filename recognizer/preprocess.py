@@ -49,9 +49,10 @@ LANCZOS_SUPPORT = 3.0
 """Pillow's Lanczos filter is sinc(x) * sinc(x / 3) on -3 <= x < 3."""
 
 WEIGHT_CACHE_BYTES = 16_000_000
-"""Memory for Lanczos matrices kept for reuse, keyed by (input side, output side). The
-page's boxes need at most 45 KB each (20 x 280 float64), so hundreds fit and nearly every
-request finds its two; a miss costs about 80 us. The budget holds whatever clients send."""
+"""Memory for Lanczos matrices kept for reuse, keyed by (input side, output side, whether
+transposed for the horizontal pass). The page's boxes need at most 45 KB each (20 x 280
+float64), so hundreds fit and nearly every request finds its two; a miss costs about 80 us.
+The budget holds whatever clients send."""
 
 SIXTEEN_BIT_MODES = frozenset(("I;16", "I;16B", "I;16L", "I;16N", "I"))
 """Pillow modes of 16-bit greyscale pictures (a 16-bit PNG opens as I;16)."""
@@ -328,7 +329,9 @@ def lanczos_resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """
     pixels = np.asarray(image, dtype=np.float64)
     if pixels.shape[1] != width:
-        horizontal = pixels @ _lanczos_weights(pixels.shape[1], width).T
+        # The transposed matrix laid out as the product reads it: a third less time than a
+        # transposed view, the same float32 values (the sums differ by 1e-15 at most).
+        horizontal = pixels @ _lanczos_weights(pixels.shape[1], width, transposed=True)
         pixels = horizontal.astype(np.float32).astype(np.float64)  # as Pillow stores it
     if pixels.shape[0] != height:
         pixels = _lanczos_weights(pixels.shape[0], height) @ pixels
@@ -341,17 +344,21 @@ class _WeightCache:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.used = 0
-        self._matrices: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._matrices: OrderedDict[tuple[int, int, bool], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # workers may preprocess on more than one thread
 
-    def __call__(self, in_size: int, out_size: int) -> np.ndarray:
-        key = (in_size, out_size)
+    def __call__(self, in_size: int, out_size: int, transposed: bool = False) -> np.ndarray:
+        """The (out_size, in_size) matrix, or its transpose as a contiguous array."""
+        key = (in_size, out_size, transposed)
         with self._lock:
             weights = self._matrices.get(key)
             if weights is not None:
                 self._matrices.move_to_end(key)
                 return weights
         weights = _compute_lanczos_weights(in_size, out_size)
+        if transposed:
+            weights = np.ascontiguousarray(weights.T)
+            weights.flags.writeable = False
         with self._lock:
             if key not in self._matrices and weights.nbytes <= self.budget:
                 self._matrices[key] = weights
