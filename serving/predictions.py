@@ -179,8 +179,9 @@ def _may_be_several(image: np.ndarray | None, reply: Answer) -> bool:
     """Whether a drawing deserves the full look for digits side by side (the segmentation's
     `looks_like_several_digits`, which answers "several digits" rather than "not a digit" or
     one of them): the model refused it (it refuses most rows of digits by itself), or its
-    28x28 input has a column with almost no ink between inked ones. A normal digit is neither (1 in 2,000 canvas-drawn MNIST
-    digits has such a column), so the hot path does not pay for the look."""
+    28x28 input has a column with almost no ink between inked ones. A normal digit is
+    neither (1 in 2,000 canvas-drawn MNIST digits has such a column), so the hot path does
+    not pay for the look."""
     if image is None:
         return False
     if reply.reason == "not_a_digit":
