@@ -178,7 +178,7 @@ def _read(drawing: Layout, specs: list[Spec], known: dict[tuple, DigitCrop], nod
         tall = (crop.box[3] - crop.box[1]) / unit
         # No digit is shorter than TALL (a scrap, a bar, a flag), and the digits of one
         # number are written at one size: a part between TALL and FULL pays in part.
-        prior += SHORT_COST * float(np.clip((FULL - tall) / (FULL - TALL), 0.0, 1.0))
+        prior += SHORT_COST * min(max((FULL - tall) / (FULL - TALL), 0.0), 1.0)
         wide = (crop.box[2] - crop.box[0]) / unit - WIDE
         cut += WIDE_COST * max(wide, 0.0)  # evidence against, as the model's is
         edges.append((start, end, len(crops), prior - cut))
