@@ -122,8 +122,17 @@ SHAPES: dict[str, Glyph] = {
 
 
 def scribble(rng: np.random.Generator) -> Glyph:
-    """A random pen walk: zig-zags, loops and hatching that no one would call a digit."""
+    """A random pen walk: zig-zags, loops and hatching that no one would call a digit.
+
+    Half are smoothed into curves (corner cutting), because a hand scribbling fast rounds
+    its turns, and curved walks look more like digits than sharp ones do.
+    """
     points = rng.uniform(0.0, 1.0, (int(rng.integers(6, 16)), 2))
+    if rng.random() < 0.5:
+        for _ in range(3):
+            a, b = points[:-1], points[1:]
+            cut = np.stack([0.75 * a + 0.25 * b, 0.25 * a + 0.75 * b], axis=1).reshape(-1, 2)
+            points = np.concatenate([points[:1], cut, points[-1:]])
     return [points]
 
 
