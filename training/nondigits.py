@@ -122,8 +122,24 @@ SHAPES: dict[str, Glyph] = {
 
 
 def scribble(rng: np.random.Generator) -> Glyph:
-    """A random pen walk: zig-zags, loops and hatching that no one would call a digit."""
-    points = rng.uniform(0.0, 1.0, (int(rng.integers(6, 16)), 2))
+    """A random pen walk: zig-zags, loops, tangles and hatching that no one would call a digit.
+
+    Points thrown anywhere on the canvas make long sharp zig-zags; a walk of small steps
+    makes the compact tangle of a hand doodling in one place. Half of either are smoothed
+    into curves (corner cutting), because a hand scribbling fast rounds its turns, and
+    curved walks look more like digits than sharp ones do.
+    """
+    count = int(rng.integers(6, 18))
+    if rng.random() < 0.5:
+        points = rng.uniform(0.0, 1.0, (count, 2))
+    else:
+        points = np.cumsum(rng.normal(0.0, 1.0, (count, 2)), axis=0)
+        points = (points - points.min(axis=0)) / max(np.ptp(points, axis=0).max(), 1e-6)
+    if rng.random() < 0.5:
+        for _ in range(3):
+            a, b = points[:-1], points[1:]
+            cut = np.stack([0.75 * a + 0.25 * b, 0.25 * a + 0.75 * b], axis=1).reshape(-1, 2)
+            points = np.concatenate([points[:1], cut, points[-1:]])
     return [points]
 
 

@@ -41,16 +41,28 @@ def joined(*parts: Stroke) -> Stroke:
 
 
 def european_one(
-    foot: bool, degrees: tuple[float, float] = (25, 65), length: tuple[float, float] = (0.2, 0.6)
+    foot: bool,
+    degrees: tuple[float, float] = (25, 65),
+    length: tuple[float, float] = (0.2, 0.6),
+    lifted: float = 0.0,
 ) -> Callable[[np.random.Generator], Glyph]:
     """A 1 whose flag comes up from the lower left at 25-65 degrees, 0.2-0.6 of the stem long,
-    as it is taught across continental Europe; with or without a foot."""
+    as it is taught across continental Europe; with or without a foot. With probability
+    `lifted` the flag is a stroke of its own, ending short of the stem's top: written fast,
+    the pen leaves the paper between the two."""
 
     def draw(rng: np.random.Generator) -> Glyph:
         top = np.array([0.56, 0.03])
         angle = np.radians(rng.uniform(*degrees))
         flag = top + rng.uniform(*length) * np.array([-np.cos(angle), np.sin(angle)])
-        strokes = [np.stack([flag, top, [0.56, 0.97]])]
+        if rng.random() < lifted:
+            short = top - rng.uniform(0.0, 0.12) * (top - flag) / np.linalg.norm(top - flag)
+            strokes = [
+                np.stack([flag, short + np.array([0.0, rng.uniform(0.0, 0.06)])]),
+                line(top, (0.56, 0.97)),
+            ]
+        else:
+            strokes = [np.stack([flag, top, [0.56, 0.97]])]
         if foot:
             half = rng.uniform(0.18, 0.35)
             strokes.append(line((0.56 - half, 0.97), (0.56 + half, 0.97)))
@@ -156,6 +168,12 @@ TEMPLATES: dict[int, dict[str, Style]] = {
         "european flag and foot": european_one(foot=True),
         # The long, low flag is the 1 that a ten-way reader calls 7: more of it.
         "european long low flag": european_one(foot=False, degrees=(22, 45), length=(0.4, 0.65)),
+        # A flat flag on a straight stem is a 1 where 7s are crossed: the uncrossed 7's stem
+        # slants and its bar is longer.
+        "european flat flag": european_one(
+            foot=False, degrees=(10, 25), length=(0.25, 0.4), lifted=0.5
+        ),
+        "european lifted flag": european_one(foot=False, lifted=1.0),
         "flag and foot": [
             line((0.22, 0.3), (0.55, 0.03), (0.55, 0.95)),
             line((0.22, 0.96), (0.88, 0.96)),
