@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from recognizer.contract import CARD_FILE
+from training.strokes import TEMPLATES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CARD = REPO_ROOT / "artifacts" / CARD_FILE
@@ -47,9 +48,15 @@ cropped to its ink, its longer side fitted to 20 px and centred by mass in 28x28
 itself was made.
 """
 
+
+def style_count() -> int:
+    """How many stroke-drawn styles the training run draws (training/strokes.py)."""
+    return sum(len(styles) for styles in TEMPLATES.values())
+
+
 DATA_PROSE = """\
 Beside MNIST, the training run draws digits that MNIST's American writers rarely wrote:
-45 school styles from pen strokes (`training/strokes.py`: the European 1 with a long flag,
+{styles} school styles from pen strokes (`training/strokes.py`: the European 1 with a long flag,
 the crossed 7, the slashed 0, the one-stroke 4, the 9 with a curled tail and others), each
 drawn by a simulated writer with a slant, a tremor and a pen width of their own. Real pen
 trajectories of other writers are drawn as the page paints strokes (`training/pendigits.py`).
@@ -150,7 +157,9 @@ def data_section(card: Mapping) -> str:
         f"The pen-written digits are `{pen['file']}` (sha256 `{pen['sha256']}`, licence "
         f"{pen['licence']}): {pen['credit']}. Writers {writers} are never trained on."
     )
-    return f"## Data\n\n{table(['', ''], rows)}\n{credit}\n\n{DATA_PROSE}"
+    return (
+        f"## Data\n\n{table(['', ''], rows)}\n{credit}\n\n{DATA_PROSE.format(styles=style_count())}"
+    )
 
 
 def digits_section(metrics: Mapping) -> str:
