@@ -104,6 +104,12 @@ def lattice(
     return _read(drawing, specs, known or {}, ends[-1][1] + 1)
 
 
+def whole_key(k: int, group: Piece) -> tuple:
+    """The key of the crop of piece `k` read whole, uncut (its first and last bounds are the
+    piece's own columns; see _parts)."""
+    return (k, group.x0, group.x1)
+
+
 def _parts(drawing: Layout, k: int, group: Piece, cuts: PieceCuts, first: int) -> list[Spec]:
     """The edges of one piece, from node `first`: every part between two of its cuts that
     could be a digit, and the wider ones also with the ink past their paths (see SPILL)."""

@@ -22,7 +22,7 @@ from recognizer.answers import MESSAGES, NumberAnswer, is_blob, judge, number_di
 from recognizer.contract import DIGIT_CLASSES, IMAGE_SIZE, MAX_DIGITS, OUTPUT_CLASSES
 from recognizer.crops import DigitCrop
 from recognizer.cuts import finely_cut, may_hold_two
-from recognizer.lattice import Reading, best_path, lattice, path_share
+from recognizer.lattice import Reading, best_path, lattice, path_share, whole_key
 from recognizer.pieces import Layout, TooManyParts, layout, reduction
 from recognizer.preprocess import Picture, fit_and_centre, grey_levels, ink_window
 
@@ -194,8 +194,7 @@ def _doubted(drawing: Layout, part: NumberParts, probabilities: np.ndarray) -> l
     index = {key: k for k, key in enumerate(part.reading.keys)}
     doubted = []
     for k in may_hold_two(drawing):
-        group = drawing.groups[k]
-        crop = index.get((k, group.x0, group.x1))
+        crop = index.get(whole_key(k, drawing.groups[k]))
         if crop is None:
             continue
         # A mark as thick as it is long is no pair of digits: its slices would read as 1s.
@@ -300,7 +299,7 @@ def _rivals(parts: NumberParts, reasons: list[str | None]) -> np.ndarray:
     each whole piece the model refuses as "not a digit". A letter whose strips read as 1s
     is then only as sure as its strips are better digits than the letter is a non-digit;
     a number of digits apart, each piece read whole, has no rival."""
-    whole = {(k, group.x0, group.x1) for k, group in enumerate(parts.layout.groups)}
+    whole = {whole_key(k, group) for k, group in enumerate(parts.layout.groups)}
     return np.array(
         [
             reason is None or key in whole
