@@ -121,15 +121,8 @@ def finetune(db: Path, model_dir: Path, data: str | None, work: Path) -> dict:
     refused, the guard's figures) and the seconds the command took. Its log goes to stderr."""
     report = work / "report.json"
     command = [sys.executable, "-m", "training", "finetune", "--feedback", str(db)]
-    command += [
-        "--model-dir",
-        str(model_dir),
-        "--out",
-        str(work / "model"),
-        "--report",
-        str(report),
-    ]
-    command += ["--data", data] if data else []
+    command += ["--model-dir", str(model_dir), "--out", str(work / "model")]
+    command += ["--report", str(report), *(["--data", data] if data else [])]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=REPO_ROOT, stdout=sys.stderr)
     seconds = time.perf_counter() - started
