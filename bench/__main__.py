@@ -18,7 +18,6 @@ import http.client
 import io
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from bench import wrk
+from bench.machine import machine
 from bench.page_canvases import load as load_page_canvases
 from bench.page_numbers import load as load_page_numbers
 from bench.page_numbers import page_body
@@ -47,28 +47,6 @@ from bench.server import (
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 CONCURRENCIES = (1, 8, 32)
 PAGE_PATH = "/predict?include_input=true"
-
-
-def machine() -> dict:
-    """What the figures were measured on; the load average says how busy it was."""
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import onnxruntime
-
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "onnxruntime": onnxruntime.__version__,
-        "os": platform.platform(terse=True),
-        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
-    }
 
 
 CROP_MARGIN = 2

@@ -7,7 +7,6 @@ test set stays unseen. The parent is the committed model with its Keras weights.
 """
 
 import hashlib
-import io
 import json
 import subprocess
 import sys
@@ -21,13 +20,13 @@ from feedback_helpers import TOKEN, b64
 from starlette.testclient import TestClient
 from test_feedback_storage import Server
 
+from bench.digits import draw_on_canvas, to_png
 from feedback import open_store
 from feedback.export import render
 from recognizer.contract import CARD_FILE, MODEL_FILE, WEIGHTS_FILE
 from recognizer.model import DigitModel
 from serving.app import create_app
 from tests.mnist_data import mnist_path
-from training.canvas import draw_on_canvas
 from training.data import load
 from training.feedback_set import (
     FeedbackSet,
@@ -54,19 +53,18 @@ def collect(db: Path, digits: np.ndarray, labels: list[str], settings) -> list[i
     with TestClient(create_app(replace(settings, feedback_db=str(db)))) as client:
         version = client.get("/health").json()["model_version"]
         for digit, label in zip(digits, labels, strict=True):
-            png = io.BytesIO()
-            draw_on_canvas(digit, rng).save(png, format="PNG")
+            png = to_png(draw_on_canvas(digit, rng))
             response = client.post(
-                "/feedback",
-                json={"image": b64(png.getvalue()), "label": label, "model_version": version},
+                "/feedback", json={"image": b64(png), "label": label, "model_version": version}
             )
             assert response.status_code == 201, response.text
             ids.append(response.json()["id"])
     return ids
 
 
-def finetune(feedback: str, out: Path) -> subprocess.CompletedProcess:
+def finetune(feedback: str, out: Path, report: Path | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "training", "finetune", "--quick", "--feedback", feedback]
+    command += ["--report", str(report)] if report else []
     return subprocess.run(
         [*command, "--model-dir", str(PARENT), "--out", str(out), "--data", str(mnist_path())],
         capture_output=True,
@@ -131,7 +129,7 @@ def test_a_quick_finetune_writes_a_model_with_its_lineage(mnist, settings, tmp_p
     store.close()
 
     out = tmp_path / "new"
-    done = finetune(str(db), out)
+    done = finetune(str(db), out, report=tmp_path / "report.json")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert {MODEL_FILE, WEIGHTS_FILE, CARD_FILE} <= {p.name for p in out.iterdir()}
 
@@ -164,6 +162,9 @@ def test_a_quick_finetune_writes_a_model_with_its_lineage(mnist, settings, tmp_p
     assert guard["counts"]["mnist_test"] == 10_000
     assert guard["after"]["mnist_test"] >= guard["before"]["mnist_test"] - 0.1
 
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report == {"written": True, "version": card["model"]["version"], "guard": guard}
+
     # The server loads it, and says which version is live.
     model = DigitModel.load(out / MODEL_FILE)
     assert model.info.version == card["model"]["version"] != parent["version"]
@@ -178,7 +179,7 @@ def test_a_poisoned_feedback_set_is_refused_by_the_guard(mnist, settings, tmp_pa
     db = tmp_path / "feedback.sqlite3"
     collect(db, mnist.x_train[ones], ["7"] * len(ones), settings)
     out = tmp_path / "new"
-    done = finetune(str(db), out)
+    done = finetune(str(db), out, report=tmp_path / "report.json")
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert "refused" in done.stderr
     # It names the sets that got worse (which ones depends on the parent) and by how much.
@@ -186,6 +187,16 @@ def test_a_poisoned_feedback_set_is_refused_by_the_guard(mnist, settings, tmp_pa
     assert any(f"{name}: " in done.stderr for name in guarded)
     assert "points; at most" in done.stderr
     assert not out.exists()
+    # The report holds the figures the refusal is based on, as a written card would.
+    report = json.loads((tmp_path / "report.json").read_text())
+    guard = report["guard"]
+    assert report["written"] is False and guard["passed"] is False
+    worse = [
+        name
+        for name, limit in guard["max_drop_points"].items()
+        if guard["before"][name] - guard["after"][name] > limit
+    ]
+    assert worse and all(f"{name}: " in done.stderr for name in worse)
 
 
 def test_too_little_feedback_is_a_clear_refusal(mnist, settings, tmp_path):

@@ -28,6 +28,8 @@ TIERS = {
     "test_hostile_connections": "slow",
     "test_slow_clients": "slow",
     "test_workers": "slow",
+    # Seconds of drawing and reading: the fine-tuning benchmark's 2,000 feedback drawings.
+    "test_bench_finetune": "slow",
     # Single tests that take seconds: a real server, a started process, a long measurement.
     "test_feedback::test_the_cli_exports_the_same_rows_from_the_database": "slow",
     "test_numbers::test_evaluate_numbers_reports_exact_accuracy_by_gap_and_length": "slow",

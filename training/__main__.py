@@ -3,6 +3,7 @@
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
@@ -68,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     finetune.add_argument(
         "--quick", action="store_true", help="small mix and suites, one epoch: a smoke test"
     )
+    finetune.add_argument(
+        "--report",
+        type=Path,
+        help="also write the outcome here as JSON: written or refused, the new version, and the "
+        "guard's figures before and after on each set",
+    )
     return parser.parse_args(argv)
 
 
@@ -112,14 +119,28 @@ def run_finetune(args: argparse.Namespace) -> int:
     if args.epochs:
         config = dataclasses.replace(config, epochs=args.epochs)
     try:
-        finetune(args.model_dir, args.feedback, args.out, args.data, config, weights=args.weights)
+        card = finetune(
+            args.model_dir, args.feedback, args.out, args.data, config, weights=args.weights
+        )
     except GuardRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
+        write_report(args.report, {"written": False, "guard": exc.guard})
         return 1
     except (DataError, FileNotFoundError, NotEnoughFeedback, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    version = card["model"]["version"]
+    write_report(
+        args.report, {"written": True, "version": version, "guard": card["lineage"]["guard"]}
+    )
     return 0
+
+
+def write_report(path: Path | None, report: dict) -> None:
+    """The fine-tune's outcome as JSON at `path`, if one was asked for: what a benchmark reads
+    instead of the log (a refused model has no card)."""
+    if path is not None:
+        path.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

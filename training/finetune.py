@@ -33,7 +33,13 @@ PARITY_IMAGES = 256
 
 
 class GuardRefused(RuntimeError):
-    """The fine-tuned model is worse than its parent somewhere; nothing was written."""
+    """The fine-tuned model is worse than its parent somewhere; nothing was written. `guard`
+    holds the figures its card would have held (lineage.guard), so a refusal is as measurable
+    as a model that was written."""
+
+    def __init__(self, message: str, guard: dict) -> None:
+        super().__init__(message)
+        self.guard = guard
 
 
 @dataclass(frozen=True)
@@ -193,7 +199,8 @@ def finetune(
         if problems:
             raise GuardRefused(
                 "the fine-tuned model is worse than its parent, so it was not written:\n  "
-                + "\n  ".join(problems)
+                + "\n  ".join(problems),
+                card["lineage"]["guard"],
             )
         out_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(staging / MODEL_FILE, out_dir / MODEL_FILE)

@@ -1,0 +1,27 @@
+"""What a benchmark ran on, recorded beside its figures: they mean little without it."""
+
+import os
+import platform
+from pathlib import Path
+
+
+def machine() -> dict:
+    """What the figures were measured on; the load average says how busy it was."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import onnxruntime
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "os": platform.platform(terse=True),
+        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+    }
