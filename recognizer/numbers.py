@@ -128,11 +128,11 @@ def _prepared(
 
 
 STREAM_CHUNK = 4
-"""Model inputs sent to the helper thread at a time while the next are cut (see Reader).
-onnxruntime gives each input the same probabilities in a batch of any size; a run of four
-costs about a tenth more per input than one of sixty, but the helper is then never far
-behind: on six touching digits, each pass waited 2.4 ms for the model after its last crop,
-against 2.9 with chunks of eight."""
+"""The fewest model inputs sent to the helper thread at once while the next are cut (see
+Reader). onnxruntime gives each input the same probabilities in a batch of any size; a run
+of four costs about a tenth more per input than one of sixty, but the helper is then never
+far behind: on six touching digits, each pass waited 2.4 ms for the model after its last
+crop, against 2.9 with chunks of eight."""
 
 Submit = Callable[[np.ndarray], Future]
 """A model run started on another thread (recognizer.model.DigitModel.submit)."""
@@ -141,11 +141,11 @@ Submit = Callable[[np.ndarray], Future]
 class Reader:
     """The model's probabilities for inputs handed over one at a time, by key.
 
-    With `submit`, every STREAM_CHUNK inputs start on the model's helper thread while the
-    caller cuts and fits the next crops (onnxruntime releases the GIL), and the last few
-    run on the calling thread when the probabilities are asked for: a pass then takes
-    about as long as making its crops, not that and reading them. Without it (a plain
-    function, as evaluations and tests pass), all are read in one run at the end.
+    With `submit`, the inputs start on the model's helper thread, STREAM_CHUNK or more at a
+    time, while the caller cuts and fits the next crops (onnxruntime releases the GIL), and
+    the last few run on the calling thread when the probabilities are asked for: a pass
+    then takes about as long as making its crops, not that and reading them. Without it (a
+    plain function, as evaluations and tests pass), all are read in one run at the end.
     """
 
     def __init__(self, run_model: Callable[[np.ndarray], np.ndarray], submit: Submit | None):
@@ -155,13 +155,22 @@ class Reader:
         self._started: list[tuple[Future, np.ndarray]] = []
 
     def add(self, key: tuple, image: np.ndarray) -> None:
-        """One more input; a full chunk starts on the helper thread."""
+        """One more input; a full chunk starts on the helper thread (see _ready)."""
         self._keys.append(key)
         self._pending.append(image)
-        if self._submit is not None and len(self._pending) >= STREAM_CHUNK:
+        if self._submit is not None and len(self._pending) >= STREAM_CHUNK and self._ready():
             chunk = np.stack(self._pending)
             self._started.append((self._submit(chunk), chunk))
             self._pending = []
+
+    def _ready(self) -> bool:
+        """Whether the helper thread has begun every chunk started so far. One waiting is
+        enough: the inputs made meanwhile go with the next, so that a helper slow to get a
+        core (a machine busy with other work) is woken less often and its chunks grow."""
+        if not self._started:
+            return True
+        last = self._started[-1][0]
+        return last.running() or last.done()
 
     def of_drawing(self, index: int) -> Callable[[tuple, np.ndarray], None]:
         """`add` for one drawing of several, its keys told apart by the drawing's index."""
