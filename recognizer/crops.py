@@ -6,6 +6,7 @@ cut leaves in a part are dropped.
 """
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,11 +36,13 @@ Part = tuple[Piece, Cut, Cut, int]
 """A part to crop: its piece, its left and right cuts, and how far it spills past a path."""
 
 
-def part_crops(drawing: Layout, parts: list[Part]) -> list[DigitCrop | None]:
+def part_crops(drawing: Layout, parts: list[Part]) -> Iterator[DigitCrop | None]:
     """Each part's ink at full resolution, with its box in the original picture's pixels:
     the piece's ink between two cuts (columns, or paths with one column per row), and up to
     `spill` columns past a path (see recognizer.lattice.SPILL); None for a part with no ink.
-    The scraps of the neighbours are dropped from all cut parts at once."""
+    The scraps of the neighbours are dropped from all cut parts at once; then each crop is
+    finished as it is taken, so that the model can read the first ones while the rest are
+    made (see recognizer.numbers.read_parts)."""
     regions = [_region(drawing.labels, *part) for part in parts]
     cut = [
         k
@@ -48,10 +51,8 @@ def part_crops(drawing: Layout, parts: list[Part]) -> list[DigitCrop | None]:
     ]
     for k, kept in zip(cut, _drop_scraps([regions[k][0] for k in cut]), strict=True):
         regions[k] = (kept, regions[k][1])
-    return [
-        None if found is None else _finish(drawing, part[0], *found)
-        for found, part in zip(regions, parts, strict=True)
-    ]
+    for found, part in zip(regions, parts, strict=True):
+        yield None if found is None else _finish(drawing, part[0], *found)
 
 
 def _region(

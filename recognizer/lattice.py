@@ -5,12 +5,12 @@ lattice offers every part between two of a piece's cuts, two close pieces joined
 lifted bar with the digit before it, each as a crop (recognizer.crops), and the ways they
 chain left to right (a Reading). A cut part is also offered with the ink just past its cut
 (where digits overlap, the crossing is both digits'; see SPILL). The caller scores each crop
-with the model, in one batched run (two with opened pieces: recognizer.numbers.read_parts),
-and best_path() picks the reading with the highest total; path_share() says how much of the
-weight of all readings made of digits it holds.
+with the model, in one pass (two with opened pieces: recognizer.numbers.read_parts), each
+crop handed over as it is made, and best_path() picks the reading with the highest total;
+path_share() says how much of the weight of all readings made of digits it holds.
 """
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -87,10 +87,12 @@ def lattice(
     opened: Collection[int] | None = (),
     known: dict[tuple, DigitCrop] | None = None,
     windows: dict[int, list[tuple[int, int]]] | None = None,
+    made: Callable[[tuple, DigitCrop], None] | None = None,
 ) -> Reading:
     """Every part of a layout offered as a digit, and how they chain. `opened` and `windows`
     say which pieces are cut where (see recognizer.cuts.cut_pieces). Crops in `known` (by
-    key, from a reading of the same layout) are reused."""
+    key, from a reading of the same layout) are reused. Each new crop is handed to `made`
+    with its key as soon as it is cut, so that the model can read it while the rest are."""
     if not drawing.groups:
         return Reading([], [], 1)
     specs: list[Spec] = []
@@ -101,7 +103,7 @@ def lattice(
         specs += _parts(drawing, k, group, piece_cuts, first)
         ends.append((first, first + len(piece_cuts.bounds) - 1))
     specs += _joins(drawing, cuts, ends)
-    return _read(drawing, specs, known or {}, ends[-1][1] + 1)
+    return _read(drawing, specs, known or {}, ends[-1][1] + 1, made)
 
 
 def whole_key(k: int, group: Piece) -> tuple:
@@ -166,13 +168,22 @@ def _joins(drawing: Layout, cuts: list[PieceCuts], ends: list[tuple[int, int]]) 
     return specs
 
 
-def _read(drawing: Layout, specs: list[Spec], known: dict[tuple, DigitCrop], nodes: int) -> Reading:
-    """The reading of the edges: their crops made (those not `known`), and each prior
-    adjusted for its crop's size (see SHORT_COST, FULL and WIDE_COST). An edge whose part
-    holds no ink is dropped."""
+def _read(
+    drawing: Layout,
+    specs: list[Spec],
+    known: dict[tuple, DigitCrop],
+    nodes: int,
+    made: Callable[[tuple, DigitCrop], None] | None,
+) -> Reading:
+    """The reading of the edges: their crops made (those not `known`, each handed to `made`
+    as it is), and each prior adjusted for its crop's size (see SHORT_COST, FULL and
+    WIDE_COST). An edge whose part holds no ink is dropped."""
     new = [spec for spec in specs if spec[0] not in known]
-    made = part_crops(drawing, [spec[3] for spec in new])
-    found = known | {spec[0]: crop for spec, crop in zip(new, made, strict=True)}
+    found = dict(known)
+    for spec, crop in zip(new, part_crops(drawing, [spec[3] for spec in new]), strict=True):
+        found[spec[0]] = crop
+        if crop is not None and made is not None:
+            made(spec[0], crop)
     unit = drawing.height * drawing.factor * drawing.scale
     crops: list[DigitCrop] = []
     edges: list[tuple[int, int, int, float]] = []

@@ -7,7 +7,7 @@ stop the server at start-up with one clear line, not fail on the first request.
 import hashlib
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +80,7 @@ class DigitModel:
     def __init__(self, session: ort.InferenceSession, info: ModelInfo) -> None:
         self._session = session
         self.info = info
-        self._helper: ThreadPoolExecutor | None = None  # started by the first large batch
+        self._helper: ThreadPoolExecutor | None = None  # see _started
         self._parallel = (
             len(os.sched_getaffinity(0)) > 1
             if hasattr(os, "sched_getaffinity")
@@ -135,11 +135,31 @@ class DigitModel:
         batch = model_batch(images)
         if len(batch) < PARALLEL_BATCH or not self._parallel:
             return self._run(batch)
+        half = (len(batch) + 1) // 2
+        second = self._started().submit(self._run, batch[half:])
+        first = self._run(batch[:half])
+        # A helper busy with a streamed chunk (see submit) may not have begun the other half.
+        return np.concatenate(
+            (first, self._run(batch[half:]) if second.cancel() else second.result())
+        )
+
+    def submit(self, images: np.ndarray) -> Future:
+        """Start reading `images` on the helper thread: a caller still preparing more
+        images (number mode's crops) keeps the second core busy with the model meanwhile,
+        and may cancel a run not yet begun to do it itself. With one core, they are read
+        now."""
+        batch = model_batch(images)
+        if self._parallel:
+            return self._started().submit(self._run, batch)
+        done: Future = Future()
+        done.set_result(self._run(batch))
+        return done
+
+    def _started(self) -> ThreadPoolExecutor:
+        """The helper thread, started by the first batch that needs it."""
         if self._helper is None:
             self._helper = ThreadPoolExecutor(1, thread_name_prefix="model-helper")
-        half = (len(batch) + 1) // 2
-        second = self._helper.submit(self._run, batch[half:])
-        return np.concatenate((self._run(batch[:half]), second.result()))
+        return self._helper
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         return self._session.run(self._outputs, {INPUT_NAME: batch})[0]

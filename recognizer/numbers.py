@@ -13,6 +13,7 @@ recognizer.lattice.path_share).
 """
 
 from collections.abc import Callable, Collection
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,9 +102,11 @@ def _prepared(
     opened: Collection[int] | None,
     before: tuple[NumberParts, np.ndarray] | None = None,
     windows: dict[int, list[tuple[int, int]]] | None = None,
+    read: Callable[[tuple, np.ndarray], None] | None = None,
 ) -> tuple[NumberParts, dict[tuple, np.ndarray]]:
     """The lattice of a layout and each crop's model input, and the probabilities already
-    known by key (from `before`, an earlier pass whose crops and inputs are reused)."""
+    known by key (from `before`, an earlier pass whose crops and inputs are reused). Each
+    new input is handed to `read` with its key as soon as its crop is cut and fitted."""
     known: dict[tuple, np.ndarray] = {}
     crops: dict[tuple, DigitCrop] = {}
     inputs: dict[tuple, np.ndarray] = {}
@@ -113,79 +116,143 @@ def _prepared(
             old.reading.keys, old.reading.crops, old.inputs, seen, strict=True
         ):
             known[key], crops[key], inputs[key] = p, crop, image
-    reading = lattice(drawing, opened, crops, windows)
-    prepared = []
-    for key, crop in zip(reading.keys, reading.crops, strict=True):
-        if key in inputs:
-            prepared.append(inputs[key])
-            continue
+
+    def fitted(key: tuple, crop: DigitCrop) -> None:
         image = fit_and_centre(crop.ink)
-        prepared.append(np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32) if image is None else image)
-    return NumberParts(reading, prepared, drawing), known
+        inputs[key] = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32) if image is None else image
+        if read is not None:
+            read(key, inputs[key])
+
+    reading = lattice(drawing, opened, crops, windows, fitted)
+    return NumberParts(reading, [inputs[key] for key in reading.keys], drawing), known
+
+
+STREAM_CHUNK = 4
+"""The fewest model inputs sent to the helper thread at once while the next are cut (see
+Reader). onnxruntime gives each input the same probabilities in a batch of any size; a run
+of four costs about a tenth more per input than one of sixty, but the helper is then never
+far behind: on six touching digits, each pass waited 2.4 ms for the model after its last
+crop, against 2.9 with chunks of eight."""
+
+Submit = Callable[[np.ndarray], Future]
+"""A model run started on another thread (recognizer.model.DigitModel.submit)."""
+
+
+class Reader:
+    """The model's probabilities for inputs handed over one at a time, by key.
+
+    With `submit`, the inputs start on the model's helper thread, STREAM_CHUNK or more at a
+    time, while the caller cuts and fits the next crops (onnxruntime releases the GIL), and
+    the last few run on the calling thread when the probabilities are asked for: a pass
+    then takes about as long as making its crops, not that and reading them. Without it (a
+    plain function, as evaluations and tests pass), all are read in one run at the end.
+    """
+
+    def __init__(self, run_model: Callable[[np.ndarray], np.ndarray], submit: Submit | None):
+        self._run_model, self._submit = run_model, submit
+        self._keys: list[tuple] = []
+        self._pending: list[np.ndarray] = []
+        self._started: list[tuple[Future, np.ndarray]] = []
+
+    def add(self, key: tuple, image: np.ndarray) -> None:
+        """One more input; a full chunk starts on the helper thread (see _ready)."""
+        self._keys.append(key)
+        self._pending.append(image)
+        if self._submit is not None and len(self._pending) >= STREAM_CHUNK and self._ready():
+            chunk = np.stack(self._pending)
+            self._started.append((self._submit(chunk), chunk))
+            self._pending = []
+
+    def _ready(self) -> bool:
+        """Whether the helper thread has begun every chunk started so far. One waiting is
+        enough: the inputs made meanwhile go with the next, so that a helper slow to get a
+        core (a machine busy with other work) is woken less often and its chunks grow."""
+        if not self._started:
+            return True
+        last = self._started[-1][0]
+        return last.running() or last.done()
+
+    def of_drawing(self, index: int) -> Callable[[tuple, np.ndarray], None]:
+        """`add` for one drawing of several, its keys told apart by the drawing's index."""
+        return lambda key, image: self.add((index, key), image)
+
+    def probabilities(self) -> dict[tuple, np.ndarray]:
+        """Every input's probabilities by key. The chunks the helper thread has not begun
+        are taken back and read here with the last inputs, while it finishes the others
+        (helped by recognizer.model.DigitModel.predict, which splits a large batch)."""
+        begun, taken = list(self._started), []
+        while begun and begun[-1][0].cancel():
+            taken.insert(0, begun.pop()[1])
+        if self._pending:
+            taken.append(np.stack(self._pending))
+        here = [self._run_model(np.concatenate(taken))] if taken else []
+        chunks = [future.result() for future, _ in begun] + here
+        if not chunks:
+            return {}
+        return dict(zip(self._keys, np.concatenate(chunks), strict=True))
 
 
 def read_parts(
-    drawings: list[Layout], run_model: Callable[[np.ndarray], np.ndarray]
+    drawings: list[Layout],
+    run_model: Callable[[np.ndarray], np.ndarray],
+    submit: Submit | None = None,
 ) -> list[tuple[NumberParts, np.ndarray]]:
     """Every drawing's candidates and the model's probabilities for them, in at most two
-    batched runs of the model for all drawings together.
+    passes of the model for all drawings together (streamed to it with `submit`, see
+    Reader).
 
-    The first run reads each narrow piece whole, and the wide ones (touching digits) cut
+    The first pass reads each narrow piece whole, and the wide ones (touching digits) cut
     only at their thinnest places: on separated digits that is one crop per digit, on six
     touching digits a few dozen. A narrow piece that may hold two digits (a 1 against a 7)
     and that the model doubts whole (see DOUBT) is then offered cut, and a wide piece is
     also cut every GRID_STEP around the parts of the best reading that are not confident
     digits (see _unsure); only the new parts are cropped and go through the model in a
-    second run. So over-segmenting costs nothing on a number written with gaps, and on
+    second pass. So over-segmenting costs nothing on a number written with gaps, and on
     touching digits only where the model needs it: the full set of cuts at once read
-    three to four times as many parts of a number the first run is sure of, for 69.4 %
+    three to four times as many parts of a number the first pass is sure of, for 69.4 %
     of the development set's touching and overlapping numbers read exactly against 68.8.
     """
     coarse = [{k: [] for k in finely_cut(drawing)} for drawing in drawings]
-    first = [_prepared(d, (), windows=w)[0] for d, w in zip(drawings, coarse, strict=True)]
-    probabilities = _run(run_model, [part.inputs for part in first])
+    reader = Reader(run_model, submit)
+    first = [
+        _prepared(drawing, (), windows=windows, read=reader.of_drawing(i))[0]
+        for i, (drawing, windows) in enumerate(zip(drawings, coarse, strict=True))
+    ]
+    seen = reader.probabilities()
+    probabilities = [_gathered(seen, i, part.reading.keys, {}) for i, part in enumerate(first)]
+    reader = Reader(run_model, submit)
     second: list[tuple[NumberParts, dict[tuple, np.ndarray] | None]] = []
-    for drawing, windows, part, p in zip(drawings, coarse, first, probabilities, strict=True):
+    for i, (drawing, windows, part, p) in enumerate(
+        zip(drawings, coarse, first, probabilities, strict=True)
+    ):
         doubted = _doubted(drawing, part, p)
         unsure = _unsure(drawing, part, p, set(windows))
         if doubted or unsure:
-            second.append(_prepared(drawing, doubted, (part, p), windows | unsure))
+            second.append(
+                _prepared(drawing, doubted, (part, p), windows | unsure, reader.of_drawing(i))
+            )
         else:
             second.append((part, None))
-    new_inputs = [
-        []
-        if seen is None
-        else [x for key, x in zip(part.reading.keys, part.inputs, strict=True) if key not in seen]
-        for part, seen in second
+    seen = reader.probabilities()
+    return [
+        (part, old_p if known is None else _gathered(seen, i, part.reading.keys, known))
+        for i, ((part, known), old_p) in enumerate(zip(second, probabilities, strict=True))
     ]
-    result = []
-    for (part, seen), new_p, old_p in zip(
-        second, _run(run_model, new_inputs), probabilities, strict=True
-    ):
-        if seen is None:
-            result.append((part, old_p))
-            continue
-        fresh = iter(new_p)
-        p = np.stack([seen[key] if key in seen else next(fresh) for key in part.reading.keys])
-        result.append((part, p))
-    return result
+
+
+def _gathered(
+    seen: dict[tuple, np.ndarray], index: int, keys: list[tuple], known: dict[tuple, np.ndarray]
+) -> np.ndarray:
+    """One drawing's probabilities in its reading's order: those `known` from the first
+    pass, the others as just read for drawing `index`."""
+    if not keys:
+        return np.zeros((0, OUTPUT_CLASSES), np.float32)
+    return np.stack([known[key] if key in known else seen[(index, key)] for key in keys])
 
 
 def _reasons(parts: NumberParts, probabilities: np.ndarray) -> list[str | None]:
     """The judge's reason against each candidate part (None: a digit)."""
     return [judge(image, p) for image, p in zip(parts.inputs, probabilities, strict=True)]
-
-
-def _run(
-    run_model: Callable[[np.ndarray], np.ndarray], inputs: list[list[np.ndarray]]
-) -> list[np.ndarray]:
-    """One model run for several drawings' inputs, split back per drawing."""
-    flat = [x for chunk in inputs for x in chunk]
-    if not flat:
-        return [np.zeros((0, OUTPUT_CLASSES), np.float32) for _ in inputs]
-    probabilities = run_model(np.stack(flat))
-    ends = np.cumsum([len(chunk) for chunk in inputs])[:-1]
-    return np.split(probabilities, ends)
 
 
 def _doubted(drawing: Layout, part: NumberParts, probabilities: np.ndarray) -> list[int]:

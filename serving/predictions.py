@@ -223,7 +223,7 @@ def read_numbers(
     """The answers for drawings laid out by number_drawings: the model's runs and readings."""
     version = model.info.version
     answers = []
-    for index, (part, chunk) in enumerate(read_parts(drawings, model.predict)):
+    for index, (part, chunk) in enumerate(read_parts(drawings, model.predict, model.submit)):
         try:
             answers.append(number_answer(part, chunk, version, max_digits, request.include_input))
         except TooManyDigits as exc:

@@ -332,6 +332,31 @@ def test_touching_digits_are_cut_finely_only_where_the_first_reading_is_unsure(s
     assert sure_parts < sure_full_parts / 2, (sure_parts, sure_full_parts)
 
 
+def test_touching_digits_streamed_to_the_model_get_the_same_probabilities(settings):
+    """The server streams a number's crops to the model's helper thread in chunks while it
+    cuts the rest (recognizer.numbers.Reader): every part gets the probabilities that one
+    run per pass gives it, so the answer does not depend on how the chunks fell."""
+    from recognizer.model import DigitModel
+    from recognizer.numbers import number_layout, read_parts
+
+    model = DigitModel.load(settings.model_path)
+    chunks: list[int] = []
+
+    def submit(images: np.ndarray):
+        chunks.append(len(images))
+        return model.submit(images)
+
+    rng = np.random.default_rng(11)
+    for _ in range(4):
+        canvas, _, _ = make_number("strokes", "touching", 6, rng, (np.empty(0), np.empty(0)))
+        drawing = number_layout(canvas, 64)
+        ((plain, p),) = read_parts([drawing], model.predict)
+        ((streamed, q),) = read_parts([drawing], model.predict, submit)
+        assert plain.reading.keys == streamed.reading.keys
+        np.testing.assert_array_equal(p, q)
+    assert len(chunks) >= 4, chunks  # the crops did go to the helper, not in one run
+
+
 def test_overlapping_digits_whose_strokes_cross_are_read(settings):
     """A 9, 3 or 5 overlapped by the loop of a 6 or 9 on its right: the cut runs through the
     crossing, and the part that lost its side of it reads as another digit (a 6 cut open
