@@ -17,7 +17,6 @@ import argparse
 import http.client
 import io
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -30,12 +29,11 @@ import numpy as np
 from PIL import Image
 
 from bench import wrk
-from bench.machine import machine
+from bench.machine import machine, record
 from bench.page_canvases import load as load_page_canvases
 from bench.page_numbers import load as load_page_numbers
 from bench.page_numbers import page_body
 from bench.server import (
-    REPO_ROOT,
     STARTED,
     free_port,
     post_status,
@@ -342,11 +340,7 @@ def main() -> None:
         results["ready"][str(workers)] = ready_after_start(workers, args.ready_runs, crops[0])
         print(f"WORKERS={workers}: load ...", file=sys.stderr)
         results["load"][str(workers)] = server_figures(workers, pngs, numbers, args.seconds)
-    results["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown(results))
-    print(f"\n(written to {RESULTS.relative_to(REPO_ROOT)})")
+    record(results, RESULTS, markdown(results))
 
 
 if __name__ == "__main__":

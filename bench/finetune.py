@@ -14,7 +14,6 @@ import argparse
 import base64
 import http.client
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.digits import draw_on_canvas, to_png
-from bench.machine import machine
+from bench.machine import machine, record
 from bench.server import REPO_ROOT, free_port, start_server, stop_server, wait_ready
 from recognizer.contract import MODEL_FILE
 from training.canvas import CANVAS_SIZE
@@ -181,11 +180,7 @@ def main() -> None:
             results["sets"].append(
                 {"name": corrections.name, "description": corrections.description} | run
             )
-    results["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown(results))
-    print(f"\n(written to {RESULTS.relative_to(REPO_ROOT)})")
+    record(results, RESULTS, markdown(results))
 
 
 if __name__ == "__main__":
