@@ -58,7 +58,7 @@ def test_every_response_says_the_servers_time_in_server_timing(client, canvases)
     }
     fastest = {}
     for name, call in calls.items():
-        for _ in range(3):  # the fastest of three: a busy machine may hold up any one
+        for _ in range(6):  # the fastest of six: a busy machine may hold up any one
             start = time.perf_counter()
             response = call()
             waited_ms = (time.perf_counter() - start) * 1000
