@@ -4,7 +4,7 @@ It lives in its own module, not __main__, because worker processes that uvicorn
 restarts are spawned and must be able to import what they are handed (ServerConfig,
 Listener) by name.
 
-Several workers start forked, not spawned (issue 14: ready in 0.49 s with two workers
+Several workers start forked, not spawned (measured: ready in 0.49 s with two workers
 against 0.28 s with one). A spawned worker is a new interpreter that imports every
 library (about 0.2 s of CPU) after the supervisor has done the same to check the model.
 Here the supervisor imports the libraries once and forks the workers; each worker then
