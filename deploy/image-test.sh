@@ -43,7 +43,8 @@ started="$(python3 -c 'import time; print(time.time())')"
     --publish "127.0.0.1:$PORT:8000" "$IMAGE" >/dev/null
 process_started="$("$engine" inspect --format '{{.State.StartedAt}}' "$NAME")"
 if ! python3 deploy/image_probe.py --url "http://127.0.0.1:$PORT" --started "$started" \
-    --process-started "$process_started" --png "$FIXTURE" --expect "$EXPECT" --max-ready "$MAX_READY_S"; then
+    --process-started "$process_started" --png "$FIXTURE" --expect "$EXPECT" \
+    --max-ready "$MAX_READY_S"; then
     echo "--- container logs ---" >&2
     "$engine" logs "$NAME" >&2 || true
     exit 1

@@ -95,11 +95,12 @@ def main() -> int:
         print(f"FAIL: {exc}", file=sys.stderr)
         return 1
     answer = predict(args.url, args.png.read_bytes())
-    server_s = ready_s - (args.process_started - args.started)
+    engine_s = args.process_started - args.started
+    server_s = ready_s - engine_s
     print(
-        f"ready {ready_s:.2f} s after run: the engine started the container in "
-        f"{ready_s - server_s:.2f} s, the server was ready {server_s:.2f} s after its process "
-        f"began (limit {args.max_ready:g} s)"
+        f"ready {ready_s:.2f} s after run: the engine started the container in {engine_s:.2f} s, "
+        f"the server was ready {server_s:.2f} s after its process began "
+        f"(limit {args.max_ready:g} s)"
     )
     print(
         f"POST /predict {args.png.name}: digit {answer['digit']}, "
